@@ -1,0 +1,104 @@
+# Copyright (c) mmcontrast contributors. Licensed under the Apache License 2.0.
+"""Evaluate a checkpoint, optionally dumping predictions and drawing them."""
+import argparse
+import os
+import os.path as osp
+
+from mmengine.config import Config, ConfigDict, DictAction
+from mmengine.registry import RUNNERS
+from mmengine.runner import Runner
+
+import mmcontrast  # noqa: F401  (version check + checkpoint allowlist)
+from mmcontrast.utils import setup_cpu_distributed
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description='Test (and evaluate) a model with mmcontrast')
+    parser.add_argument('config', help='test config file path')
+    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument('--work-dir', help='the dir to save the evaluation metrics')
+    parser.add_argument(
+        '--out',
+        type=str,
+        help='where to dump predictions: a .pkl file for detection (and other tasks), '
+        'a directory of label PNGs for segmentation')
+    parser.add_argument('--show', action='store_true', help='show prediction results in a window')
+    parser.add_argument('--show-dir', help='directory where painted images are saved')
+    parser.add_argument('--wait-time', type=float, default=2, help='the interval of show (s)')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override settings of the config, key=value pairs like test_dataloader.batch_size=2')
+    parser.add_argument(
+        '--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none', help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args()
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
+
+
+def _is_detection(cfg: Config) -> bool:
+    return cfg.get('default_scope', None) == 'mmdet'
+
+
+def enable_visualization(cfg: Config, args: argparse.Namespace) -> None:
+    """Switch the config's visualization hook on for --show / --show-dir."""
+    hooks = cfg.get('default_hooks', ConfigDict())
+    if 'visualization' not in hooks:
+        raise RuntimeError('--show/--show-dir need a "visualization" entry in default_hooks '
+                           '(DetVisualizationHook or SegVisualizationHook)')
+    hook = hooks['visualization']
+    hook['draw'] = True
+    if args.show:
+        hook['show'] = True
+        hook['wait_time'] = args.wait_time
+    if args.show_dir:
+        if _is_detection(cfg):
+            hook['test_out_dir'] = args.show_dir
+        else:
+            # mmseg's hook writes through the visualizer's backend, under its save_dir.
+            cfg.visualizer['save_dir'] = args.show_dir
+            hook['interval'] = 1
+
+
+def add_prediction_dump(cfg: Config, out: str) -> None:
+    """Dump predictions to ``out`` next to the configured metrics."""
+    if _is_detection(cfg) or out.endswith(('.pkl', '.pickle')):
+        assert out.endswith(('.pkl', '.pickle')), f'--out for detection must be a .pkl file, got {out}'
+        dump = dict(type='DumpDetResults' if _is_detection(cfg) else 'DumpResults', out_file_path=out)
+        evaluator = cfg.test_evaluator
+        cfg.test_evaluator = [*evaluator, dump] if isinstance(evaluator, list) else [evaluator, dump]
+    else:
+        # mmseg's IoUMetric writes label PNGs itself when given an output_dir.
+        evaluator = cfg.test_evaluator
+        metrics = evaluator if isinstance(evaluator, list) else [evaluator]
+        for metric in metrics:
+            metric['output_dir'] = out
+            metric['keep_results'] = True
+
+
+def main() -> None:
+    args = parse_args()
+    cfg = Config.fromfile(args.config)
+    cfg.launcher = args.launcher
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir', None) is None:
+        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+    cfg.load_from = args.checkpoint
+    cfg.resume = False
+    if args.show or args.show_dir:
+        enable_visualization(cfg, args)
+    if args.out is not None:
+        add_prediction_dump(cfg, args.out)
+    setup_cpu_distributed(cfg, args.launcher)
+
+    runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
+    runner.test()
+
+
+if __name__ == '__main__':
+    main()
