@@ -42,8 +42,10 @@ PIP=("$PY" -m pip --disable-pip-version-check -q)
 import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else 1)
 EOF
 
-say "build tools: setuptools<81 (mmcv's setup.py imports pkg_resources), wheel"
-"${PIP[@]}" install "setuptools==80.9.0" wheel
+if ! "$PY" -c "import setuptools, wheel; assert setuptools.__version__ == '80.9.0'" >/dev/null 2>&1; then
+  say "build tools: setuptools<81 (mmcv's setup.py imports pkg_resources), wheel"
+  "${PIP[@]}" install "setuptools==80.9.0" wheel
+fi
 
 if "$PY" -c "import torch" >/dev/null 2>&1; then
   say "torch $("$PY" -c 'import torch; print(torch.__version__)') already installed"
@@ -86,9 +88,16 @@ else
   mmcv_ok || { say "mmcv installed but its compiled ops do not load"; exit 1; }
 fi
 
-say "installing requirements.txt and mmcontrast (editable)"
-"${PIP[@]}" install -r requirements.txt
-"${PIP[@]}" install --no-deps --no-build-isolation -e .
+stamp="$VENV/.mmcontrast-requirements.sha256"
+want=$(cat requirements.txt requirements/*.txt pyproject.toml | sha256sum | cut -d' ' -f1)
+if [[ -f "$stamp" && "$(cat "$stamp")" == "$want" ]] && "$PY" -c "import mmcontrast" >/dev/null 2>&1; then
+  say "requirements and mmcontrast unchanged since the last run"
+else
+  say "installing requirements.txt and mmcontrast (editable)"
+  "${PIP[@]}" install -r requirements.txt
+  "${PIP[@]}" install --no-deps --no-build-isolation -e .
+  echo "$want" > "$stamp"
+fi
 
 say "checking the stack"
 "$PY" tools/misc/check_env.py

@@ -2,14 +2,10 @@
 """Evaluate a checkpoint, optionally dumping predictions and drawing them."""
 import argparse
 import os
-import os.path as osp
 
 from mmengine.config import Config, ConfigDict, DictAction
-from mmengine.registry import RUNNERS
-from mmengine.runner import Runner
 
-import mmcontrast  # noqa: F401  (version check + checkpoint allowlist)
-from mmcontrast.utils import setup_cpu_distributed
+from mmcontrast.utils.launch import build_runner, load_config
 
 
 def parse_args() -> argparse.Namespace:
@@ -80,24 +76,14 @@ def add_prediction_dump(cfg: Config, out: str) -> None:
 
 def main() -> None:
     args = parse_args()
-    cfg = Config.fromfile(args.config)
-    cfg.launcher = args.launcher
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir', None) is None:
-        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+    cfg = load_config(args.config, args.launcher, args.work_dir, args.cfg_options)
     cfg.load_from = args.checkpoint
     cfg.resume = False
     if args.show or args.show_dir:
         enable_visualization(cfg, args)
     if args.out is not None:
         add_prediction_dump(cfg, args.out)
-    setup_cpu_distributed(cfg, args.launcher)
-
-    runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
-    runner.test()
+    build_runner(cfg).test()
 
 
 if __name__ == '__main__':

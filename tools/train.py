@@ -3,15 +3,11 @@
 import argparse
 import logging
 import os
-import os.path as osp
 
 from mmengine.config import Config, DictAction
 from mmengine.logging import print_log
-from mmengine.registry import RUNNERS
-from mmengine.runner import Runner
 
-import mmcontrast  # noqa: F401  (version check + checkpoint allowlist)
-from mmcontrast.utils import setup_cpu_distributed
+from mmcontrast.utils.launch import build_runner, load_config
 
 
 def parse_args() -> argparse.Namespace:
@@ -41,17 +37,8 @@ def parse_args() -> argparse.Namespace:
     return args
 
 
-def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
-    """Apply the command-line flags to the config."""
-    cfg.launcher = args.launcher
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir', None) is None:
-        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
-
+def apply_train_args(cfg: Config, args: argparse.Namespace) -> Config:
+    """Apply --amp and --resume to the config."""
     if args.amp:
         optim_wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
         if optim_wrapper == 'AmpOptimWrapper':
@@ -73,11 +60,8 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
 
 def main() -> None:
     args = parse_args()
-    cfg = merge_args(Config.fromfile(args.config), args)
-    setup_cpu_distributed(cfg, args.launcher)
-
-    runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
-    runner.train()
+    cfg = load_config(args.config, args.launcher, args.work_dir, args.cfg_options)
+    build_runner(apply_train_args(cfg, args)).train()
 
 
 if __name__ == '__main__':
