@@ -6,7 +6,7 @@ from mmengine.config import Config
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-from .dist_utils import setup_cpu_distributed
+from .distributed import setup_cpu_distributed
 
 
 def load_config(config: str,

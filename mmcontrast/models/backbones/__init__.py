@@ -1,0 +1,3 @@
+from .resnet_cifar import ResNetCIFAR
+
+__all__ = ['ResNetCIFAR']

@@ -1,0 +1,316 @@
+"""Shared pieces of the contrastive losses: input checks, fp32 computation, the
+graph-connected zero and the (optionally chunked, optionally distributed) two-view
+InfoNCE kernel used by PCL, InfoNCE, pixel PCL and DimCL."""
+import functools
+from contextlib import ExitStack
+from typing import Callable, Optional, Sequence
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torch import Tensor
+from torch.autograd.function import once_differentiable
+
+from mmcontrast.utils.distributed import gather_no_grad, gather_with_grad, get_dist_info
+
+
+def check_tensor(name: str, x, ndims: Sequence[int], floating: bool = True) -> None:
+    """Raise ``ValueError`` unless ``x`` is a tensor of one of ``ndims`` ranks.
+
+    Args:
+        name (str): Argument name used in the message.
+        x: The value to check.
+        ndims (Sequence[int]): Accepted numbers of dimensions.
+        floating (bool): Require a floating dtype (else an integer/bool dtype).
+            Defaults to True.
+    """
+    if not isinstance(x, Tensor):
+        raise ValueError(f'{name} must be a torch.Tensor, got {type(x).__name__}')
+    if x.dim() not in ndims:
+        expected = ' or '.join(f'{n}-D' for n in ndims)
+        raise ValueError(f'{name} must be {expected}, got shape {tuple(x.shape)}')
+    if floating and not x.is_floating_point():
+        raise ValueError(f'{name} must be a floating tensor, got {x.dtype} with shape {tuple(x.shape)}')
+    if not floating and (x.is_floating_point() or x.is_complex()):
+        raise ValueError(f'{name} must be an integer or bool tensor, got {x.dtype} '
+                         f'with shape {tuple(x.shape)}')
+
+
+def check_same_shape(name_a: str, a: Tensor, name_b: str, b: Tensor) -> None:
+    """Raise ``ValueError`` naming both shapes unless ``a`` and ``b`` have the same shape."""
+    if a.shape != b.shape:
+        raise ValueError(f'{name_a} and {name_b} must have the same shape, got '
+                         f'{tuple(a.shape)} and {tuple(b.shape)}')
+
+
+def check_per_row(name: str, x, ref_name: str, ref: Tensor, floating: bool = False) -> None:
+    """Raise ``ValueError`` unless ``x`` is a 1-D tensor with one entry per row of ``ref``.
+
+    Args:
+        name (str): Name of ``x`` in the message (labels, valid, weight).
+        x: The per-row tensor to check.
+        ref_name (str): Name of ``ref`` in the message.
+        ref (Tensor): The tensor whose rows ``x`` describes.
+        floating (bool): Require a floating (weights) rather than an integer/bool
+            (labels, masks) dtype. Defaults to False.
+    """
+    check_tensor(name, x, (1, ), floating=floating)
+    if x.shape[0] != ref.shape[0]:
+        raise ValueError(f'{name} {tuple(x.shape)} must have one entry per row of {ref_name} {tuple(ref.shape)}')
+
+
+def _upcast(x):
+    if isinstance(x, Tensor) and x.dtype in (torch.float16, torch.bfloat16):
+        return x.float()
+    if isinstance(x, (list, tuple)):
+        return type(x)(_upcast(v) for v in x)
+    return x
+
+
+def fp32_compute(fn: Callable) -> Callable:
+    """Run ``fn`` with autocast disabled and fp16/bf16 tensor arguments cast to fp32.
+
+    float64 inputs stay float64 (gradcheck); lists/tuples of tensors are cast too.
+    """
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        with ExitStack() as stack:
+            stack.enter_context(torch.autocast('cpu', enabled=False))
+            if torch.cuda.is_available():
+                stack.enter_context(torch.autocast('cuda', enabled=False))
+            args = tuple(_upcast(a) for a in args)
+            kwargs = {k: _upcast(v) for k, v in kwargs.items()}
+            return fn(*args, **kwargs)
+
+    return wrapper
+
+
+def finite_zero(*tensors: Tensor) -> Tensor:
+    """A scalar 0 that depends on ``tensors`` (grad_fn set when they require grad).
+
+    It is built from empty slices, so it stays 0 (never NaN) even if the inputs hold
+    inf/NaN, while backward still reaches every input: DDP sees the parameters as used
+    and collectives inside the graph (gather) run on every rank.
+    """
+    zero = tensors[0].new_zeros(())
+    for t in tensors:
+        zero = zero + t.reshape(-1)[:0].sum()
+    return zero
+
+
+def _masked_block(anchors: Tensor, block: Tensor, self_index: Tensor, start: int, scale: float) -> Tensor:
+    """``scale * anchors @ block.T`` with each anchor's own column (if in the block) set
+    to the most negative finite value."""
+    sim = torch.mm(anchors, block.t()).mul_(scale)
+    # Rows whose self lies in another block rewrite one entry with its own value: no
+    # data-dependent shapes, so no host-device sync. A finite fill instead of -inf keeps
+    # logsumexp and its gradient NaN-free when a block holds only the anchor itself.
+    local = self_index - start
+    inside = (local >= 0) & (local < block.shape[0])
+    rows = torch.arange(sim.shape[0], device=sim.device)
+    cols = local.clamp(0, block.shape[0] - 1)
+    sim[rows, cols] = torch.where(inside, sim.new_tensor(torch.finfo(sim.dtype).min), sim[rows, cols])
+    return sim
+
+
+def _block_lse(anchors: Tensor, block: Tensor, self_index: Tensor, start: int, scale: float) -> Tensor:
+    return torch.logsumexp(_masked_block(anchors, block, self_index, start, scale), dim=1)
+
+
+class _ChunkedLogSumExp(torch.autograd.Function):
+    """Blockwise masked logsumexp with a blockwise backward (flash-attention style).
+
+    Forward keeps only the inputs and the ``[M]`` result. Backward recomputes one block
+    at a time: ``d lse_i / d s_ij = exp(s_ij - lse_i)``, then
+    ``grad_anchors += W @ block`` and ``grad_block = W^T @ anchors`` with
+    ``W = scale * grad_i * exp(s - lse)``. Peak memory is a few ``M x chunk`` blocks in
+    both passes, never ``M x L``.
+    """
+
+    @staticmethod
+    def forward(ctx, anchors: Tensor, contrast: Tensor, self_index: Tensor, scale: float,
+                chunk_size: int) -> Tensor:
+        parts = [
+            _block_lse(anchors, contrast[start:start + chunk_size], self_index, start, scale)
+            for start in range(0, contrast.shape[0], chunk_size)
+        ]
+        lse = torch.logsumexp(torch.stack(parts, dim=1), dim=1)
+        ctx.save_for_backward(anchors, contrast, self_index, lse)
+        ctx.scale, ctx.chunk_size = scale, chunk_size
+        return lse
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_lse: Tensor):
+        anchors, contrast, self_index, lse = ctx.saved_tensors
+        need_anchors, need_contrast = ctx.needs_input_grad[:2]
+        grad_anchors = torch.zeros_like(anchors) if need_anchors else None
+        grad_contrast = torch.empty_like(contrast) if need_contrast else None
+        coef = (grad_lse * ctx.scale).unsqueeze(1)
+        for start in range(0, contrast.shape[0], ctx.chunk_size):
+            block = contrast[start:start + ctx.chunk_size]
+            weight = _masked_block(anchors, block, self_index, start, ctx.scale)
+            weight.sub_(lse.unsqueeze(1)).exp_().mul_(coef)
+            if need_anchors:
+                grad_anchors.addmm_(weight, block)
+            if need_contrast:
+                grad_contrast[start:start + block.shape[0]] = weight.t() @ anchors
+        return grad_anchors, grad_contrast, None, None, None
+
+
+def masked_logsumexp(anchors: Tensor,
+                     contrast: Tensor,
+                     self_index: Tensor,
+                     scale: float,
+                     chunk_size: Optional[int] = None) -> Tensor:
+    """``logsumexp_{j != self(i)} scale * <anchors_i, contrast_j>`` for every anchor i.
+
+    With ``chunk_size`` smaller than ``len(contrast)`` the columns are processed in
+    blocks whose results are merged by another logsumexp (exact), in forward and in a
+    blockwise backward (:class:`_ChunkedLogSumExp`), so only ``M x chunk_size`` blocks
+    exist at a time. Otherwise the full ``M x L`` matrix is built (plain autograd).
+
+    Args:
+        anchors (Tensor): ``[M, C]``.
+        contrast (Tensor): ``[L, C]``.
+        self_index (Tensor): ``[M]`` column of each anchor in ``contrast`` (excluded).
+        scale (float): Multiplier of the dot products.
+        chunk_size (int, optional): Column block size; None for one block.
+
+    Returns:
+        Tensor: ``[M]``.
+    """
+    if chunk_size is None or chunk_size >= contrast.shape[0]:
+        return _block_lse(anchors, contrast, self_index, 0, scale)
+    return _ChunkedLogSumExp.apply(anchors, contrast, self_index, scale, chunk_size)
+
+
+def nce_per_anchor(anchors: Tensor,
+                   contrast: Tensor,
+                   self_index: Tensor,
+                   pos_index: Tensor,
+                   scale: float,
+                   chunk_size: Optional[int] = None) -> Tensor:
+    """Cross-entropy of each anchor against ``contrast`` (self excluded), one positive each.
+
+    ``loss_i = logsumexp_{j != self(i)} s_ij - s_{i,pos(i)}`` with ``s = scale * <a, c>``.
+
+    Args:
+        anchors (Tensor): ``[M, C]``.
+        contrast (Tensor): ``[L, C]``.
+        self_index (Tensor): ``[M]`` index of each anchor in ``contrast``.
+        pos_index (Tensor): ``[M]`` index of each anchor's positive in ``contrast``.
+        scale (float): Multiplier of the dot products (``1 / temperature``).
+        chunk_size (int, optional): See :func:`masked_logsumexp`.
+
+    Returns:
+        Tensor: ``[M]`` per-anchor losses.
+    """
+    pos = (anchors * contrast[pos_index]).sum(dim=1) * scale
+    return masked_logsumexp(anchors, contrast, self_index, scale, chunk_size) - pos
+
+
+def distributed_mean(loss_sum: Tensor, total: int, world_size: int) -> Tensor:
+    """Turn a local sum into the per-rank value of the gather convention.
+
+    Returns ``loss_sum * world_size / total`` so that the mean over ranks equals the
+    global mean (``loss_sum / total`` without distribution).
+    """
+    return loss_sum * (world_size / total)
+
+
+def paired_nce(z_a: Tensor,
+               z_b: Tensor,
+               scale: float,
+               valid: Optional[Tensor] = None,
+               gather_distributed: bool = False,
+               chunk_size: Optional[int] = None) -> Tensor:
+    """Two-view InfoNCE kernel on already-embedded rows (PCL probabilities or unit features).
+
+    ``Z = [z_a; z_b]`` (2N rows) is compared by ``scale * Z Z^T``; self-similarity is
+    excluded and the positive of row i is row ``i + N`` (and vice versa). Samples with
+    ``valid = False`` are dropped from both views, as anchors and as candidates. The
+    result is the cross-entropy averaged over the remaining 2 * N_valid rows; a
+    graph-connected 0 if there are none.
+
+    With ``gather_distributed`` and an initialised process group, the rows of all ranks
+    form the candidate set and each rank returns the distributed mean of its own anchors
+    (see :mod:`mmcontrast.utils.distributed`).
+
+    Args:
+        z_a (Tensor): ``[N, C]`` view a.
+        z_b (Tensor): ``[N, C]`` view b.
+        scale (float): Multiplier of the dot products.
+        valid (Tensor, optional): ``[N]`` bool. Defaults to all valid.
+        gather_distributed (bool): Gather candidates from all ranks. Defaults to False.
+        chunk_size (int, optional): Column chunk for the logsumexp. Defaults to None.
+
+    Returns:
+        Tensor: Scalar loss.
+    """
+    num = z_a.shape[0]
+    if valid is None:
+        valid = torch.ones(num, dtype=torch.bool, device=z_a.device)
+    rank, world_size = get_dist_info() if gather_distributed else (0, 1)
+    if world_size > 1:
+        all_a, all_b = gather_with_grad(z_a), gather_with_grad(z_b)
+        all_valid = gather_no_grad(valid)
+    else:
+        all_a, all_b, all_valid = z_a, z_b, valid
+    contrast_valid = torch.cat([all_valid, all_valid])
+    contrast = torch.cat([all_a, all_b])
+    zero = finite_zero(contrast)
+    total = int(contrast_valid.sum())
+    if total == 0:
+        return zero
+    # Global ids of the local samples in the [all_a; all_b] layout, then re-indexed into
+    # the candidate set that keeps only valid rows.
+    local = torch.arange(num, device=z_a.device)[valid] + rank * num
+    offset = world_size * num
+    new_id = torch.cumsum(contrast_valid.long(), 0) - 1
+    self_index = new_id[torch.cat([local, local + offset])]
+    pos_index = new_id[torch.cat([local + offset, local])]
+    contrast = contrast[contrast_valid]
+    if self_index.numel() == 0:
+        return zero
+    losses = nce_per_anchor(contrast[self_index], contrast, self_index, pos_index, scale, chunk_size)
+    return distributed_mean(losses.sum(), total, world_size) + zero
+
+
+
+def standardise(x: Tensor, eps: float = 1e-5) -> Tensor:
+    """Standardise the columns of ``[N, D]`` over dim 0: BatchNorm without affine,
+    train-mode (biased) statistics."""
+    return F.batch_norm(x, None, None, training=True, eps=eps)
+
+
+def moco_logits(q: Tensor, k: Tensor, queue: Tensor) -> Tensor:
+    """``[q . k, q . queue^T]`` (``[N, 1 + K]``): column 0 is the positive key (MoCo layout)."""
+    return torch.cat([(q * k).sum(dim=1, keepdim=True), q @ queue.t()], dim=1)
+
+
+def check_queue(q: Tensor, k: Tensor, queue: Tensor) -> None:
+    """Validate MoCo-style inputs ``q``/``k`` ``[N, D]`` and ``queue`` ``[K, D]``."""
+    check_tensor('q', q, (2, ))
+    check_tensor('k', k, (2, ))
+    check_tensor('queue', queue, (2, ))
+    check_same_shape('q', q, 'k', k)
+    if queue.shape[1] != q.shape[1]:
+        raise ValueError(f'queue {tuple(queue.shape)} must be [K, D] with the D of q {tuple(q.shape)}')
+
+
+class BatchContrastLoss(nn.Module):
+    """Base of the thin modules whose candidates are the batch (optionally of all ranks).
+
+    Args:
+        temperature (float): Softmax temperature. Defaults to 0.1.
+        loss_weight (float): Multiplier of the loss. Defaults to 1.0.
+        gather_distributed (bool): Gather candidates from all ranks. Defaults to False.
+    """
+
+    def __init__(self, temperature: float = 0.1, loss_weight: float = 1.0, gather_distributed: bool = False) -> None:
+        super().__init__()
+        self.temperature = temperature
+        self.loss_weight = loss_weight
+        self.gather_distributed = gather_distributed

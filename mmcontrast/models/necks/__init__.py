@@ -1,0 +1,2 @@
+from .gap import GlobalAveragePooling
+from .nonlinear_neck import NonLinearNeck

@@ -1,0 +1,4 @@
+from .domain_adaptive_teacher import DomainAdaptiveTeacher
+from .domain_discriminator import ImageDomainDiscriminator, gradient_reversal
+
+__all__ = ['DomainAdaptiveTeacher', 'ImageDomainDiscriminator', 'gradient_reversal']

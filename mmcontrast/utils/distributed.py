@@ -1,0 +1,116 @@
+"""Distributed helpers: collectives for contrastive losses, CPU (gloo) launches.
+
+Collectives for contrastive losses that draw negatives from every rank.
+
+Convention used by the losses (see ``docs/losses.md``): every rank contrasts its
+*local* anchors against the *global* set of candidates gathered here, and returns
+``sum(local anchor losses) * world_size / (global number of anchors)``. The mean of
+the returned values over ranks is then exactly the single-process loss over the
+concatenated batch, for any split of valid anchors. ``gather_with_grad`` sums the
+gradients of all ranks onto each rank's own chunk in backward, so after DDP averages
+parameter gradients over ranks they equal the single-process gradient too.
+"""
+import os
+from typing import Tuple
+
+import torch
+import torch.distributed as torch_dist
+from mmengine.config import Config
+from mmengine.dist import get_dist_info
+from torch import Tensor
+
+
+class _GatherWithGrad(torch.autograd.Function):
+    """``all_gather`` whose backward all-reduces the gradients and keeps the local chunk."""
+
+    @staticmethod
+    def forward(ctx, x: Tensor) -> Tuple[Tensor, ...]:
+        rank, world_size = get_dist_info()
+        ctx.rank = rank
+        chunks = [torch.empty_like(x) for _ in range(world_size)]
+        torch_dist.all_gather(chunks, x.contiguous())
+        return tuple(chunks)
+
+    @staticmethod
+    def backward(ctx, *grads: Tensor) -> Tensor:
+        # Rank r's chunk is used by the losses of every rank: sum their gradients.
+        grad = torch.stack(grads).contiguous()
+        torch_dist.all_reduce(grad)
+        return grad[ctx.rank]
+
+
+def gather_with_grad(x: Tensor) -> Tensor:
+    """Concatenate ``x`` from all ranks along dim 0, differentiable for the local chunk.
+
+    Every rank must pass a tensor of the same shape. The result on rank r is
+    ``cat([x_0, ..., x_{W-1}])`` where ``x_r`` is the input itself (its autograd graph is
+    kept). In backward, the gradients that all ranks computed for chunk r are summed and
+    flow into ``x_r``. Without an initialised process group, or with world size 1, ``x``
+    is returned unchanged.
+
+    Args:
+        x (Tensor): Local tensor ``[N, ...]``.
+
+    Returns:
+        Tensor: ``[world_size * N, ...]``.
+    """
+    _, world_size = get_dist_info()
+    if world_size == 1:
+        return x
+    return torch.cat(_GatherWithGrad.apply(x), dim=0)
+
+
+@torch.no_grad()
+def gather_no_grad(x: Tensor) -> Tensor:
+    """Concatenate a non-differentiable tensor (labels, masks) from all ranks along dim 0.
+
+    Boolean tensors are sent as uint8 (not every backend reduces bool) and returned as bool.
+
+    Args:
+        x (Tensor): Local tensor ``[N, ...]``, same shape on every rank.
+
+    Returns:
+        Tensor: ``[world_size * N, ...]``; ``x`` itself when not distributed.
+    """
+    _, world_size = get_dist_info()
+    if world_size == 1:
+        return x
+    send = x.to(torch.uint8) if x.dtype == torch.bool else x.contiguous()
+    chunks = [torch.empty_like(send) for _ in range(world_size)]
+    torch_dist.all_gather(chunks, send)
+    out = torch.cat(chunks, dim=0)
+    return out.bool() if x.dtype == torch.bool else out
+
+
+def setup_cpu_distributed(cfg: Config, launcher: str) -> bool:
+    """Prepare a CPU-only distributed run that mmengine 0.10.7 cannot start alone.
+
+    mmengine's ``init_dist`` calls ``torch.cuda.set_device`` and its DDP wrapper
+    passes ``device_ids=[LOCAL_RANK]``; both fail without CUDA. On a machine without
+    CUDA this initialises the gloo process group from the torchrun environment and
+    makes the DDP wrapper CPU-friendly (``device_ids=None``). With CUDA it does nothing.
+
+    Args:
+        cfg (Config): The training config, modified in place.
+        launcher (str): The ``--launcher`` value.
+
+    Returns:
+        bool: True if a CPU process group was set up here.
+    """
+    if launcher == 'none' or torch.cuda.is_available():
+        return False
+    if launcher != 'pytorch':
+        raise RuntimeError(f'CPU-only distributed runs support --launcher pytorch (torchrun / '
+                           f'tools/dist_train.sh), not {launcher!r}: it needs CUDA in mmengine.')
+    if not torch_dist.is_initialized():
+        missing = [k for k in ('RANK', 'WORLD_SIZE', 'MASTER_ADDR', 'MASTER_PORT') if k not in os.environ]
+        if missing:
+            raise RuntimeError(f'--launcher pytorch needs the torchrun environment; missing {missing}')
+        torch_dist.init_process_group(backend='gloo')
+    cfg.env_cfg = dict(cfg.get('env_cfg', {}))
+    cfg.env_cfg.setdefault('dist_cfg', {})['backend'] = 'gloo'
+    wrapper = dict(cfg.get('model_wrapper_cfg') or dict(type='MMDistributedDataParallel'))
+    wrapper['device_ids'] = None
+    wrapper.setdefault('find_unused_parameters', cfg.get('find_unused_parameters', False))
+    cfg.model_wrapper_cfg = wrapper
+    return True
