@@ -1,0 +1,156 @@
+"""DACSSegmentor: losses with/without PCL/FCL/FD, teacher resume, prediction, bad input."""
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+sys.path.insert(0, str(Path(__file__).parent))
+from uda_seg_helpers import dacs_cfg, fake_batch, tiny_segmentor  # noqa: E402
+
+from mmseg.registry import MODELS as MMSEG_MODELS  # noqa: E402
+
+from mmcontrast.registry import MODELS  # noqa: E402
+
+PCL = dict(class_pcl=dict(type='mmcontrast.ClassPCLLoss', loss_weight=0.01),
+           pixel_pcl=dict(type='mmcontrast.PixelPCLLoss', loss_weight=0.01, max_pixels=32))
+FCL = dict(fcl=dict(type='mmcontrast.InfoNCELoss', loss_weight=0.01), fcl_num_pixels=16)
+
+
+def build(**kwargs):
+    torch.manual_seed(0)
+    model = MODELS.build(dacs_cfg(**kwargs))
+    model.init_weights()
+    return model.train()
+
+
+def run_loss(model, seed=0):
+    data = model.data_preprocessor(fake_batch(seed=seed), training=True)
+    return model(**data, mode='loss')
+
+
+def check_and_backward(model, losses):
+    for name, value in losses.items():
+        assert torch.isfinite(value).all(), name
+    loss, _ = model.parse_losses(losses)
+    loss.backward()
+    grads = [p.grad for p in model.student.parameters()]
+    assert all(g is not None and torch.isfinite(g).all() for g in grads)
+    assert all(p.grad is None for p in model.teacher.parameters())
+
+
+BASE_KEYS = {'src.decode.loss_ce', 'src.aux.loss_ce', 'mix.decode.loss_ce', 'mix.aux.loss_ce', 'mix.pseudo_quality'}
+
+
+@pytest.mark.parametrize('extra,keys', [
+    (dict(), set()),
+    (PCL, {'tgt.loss_class_pcl', 'tgt.loss_pixel_pcl'}),
+    (FCL, {'tgt.loss_fcl'}),
+    (dict(PCL, contrast_view='mixed', strong_aug=dict(flip_prob=0.5)), {'tgt.loss_class_pcl', 'tgt.loss_pixel_pcl'}),
+    (dict(FCL, contrast_view='mixed'), {'tgt.loss_fcl'}),
+])
+def test_loss_keys_finite_and_backward(extra, keys):
+    model = build(**extra)
+    losses = run_loss(model)
+    loss_keys = {k for k in losses if 'loss' in k or 'quality' in k}
+    assert loss_keys == BASE_KEYS | keys
+    check_and_backward(model, losses)
+    assert int(model.teacher.steps) == 1
+
+
+def test_contrast_losses_are_active_when_pseudo_labels_are_confident():
+    # threshold 0 makes every pixel confident: class PCL has classes, the weight is 1
+    model = build(pseudo_threshold=0.0, **PCL, **FCL)
+    losses = run_loss(model)
+    assert losses['mix.pseudo_quality'].item() == pytest.approx(1.0)
+    for key in ('tgt.loss_pixel_pcl', 'tgt.loss_fcl'):
+        assert losses[key].item() > 0
+    check_and_backward(model, losses)
+
+
+def test_imnet_feature_distance_loads_and_skips(tmp_path):
+    donor = MMSEG_MODELS.build(tiny_segmentor()['backbone'])
+    ckpt = tmp_path / 'imnet.pth'
+    torch.save(dict(state_dict=donor.state_dict()), ckpt)
+    fd = dict(loss_weight=0.005, classes=[1, 2], scale_min_ratio=0.5)
+    model = build(imnet_feature_dist=dict(fd, checkpoint=str(ckpt)))
+    assert model.feature_dist.available
+    for key, value in donor.state_dict().items():
+        assert torch.equal(model.feature_dist.backbone.state_dict()[key], value), key
+    losses = run_loss(model)
+    assert 'src.loss_imnet_fd' in losses and losses['src.loss_imnet_fd'].item() > 0
+    check_and_backward(model, losses)
+    assert all(p.grad is None for p in model.feature_dist.parameters())
+
+    # No weights anywhere: a warning, no crash, no key.
+    for missing in (dict(fd), dict(fd, checkpoint=str(tmp_path / 'absent.pth'))):
+        model = build(imnet_feature_dist=missing)
+        assert not model.feature_dist.available
+        losses = run_loss(model)
+        assert 'src.loss_imnet_fd' not in losses
+        check_and_backward(model, losses)
+
+
+def test_imnet_feature_distance_without_thing_pixels_is_zero_not_nan():
+    model = build(imnet_feature_dist=dict(checkpoint=None, classes=[3]))
+    fd = model.feature_dist
+    feats = model.student.backbone(torch.randn(1, 3, 32, 32))
+    label = torch.zeros(1, 32, 32, dtype=torch.long)  # no class 3
+    value = fd(torch.randn(1, 3, 32, 32), feats, label)
+    assert value.item() == 0 and value.requires_grad
+
+
+def test_teacher_resume_and_predict_on():
+    model = build()
+    for seed in range(3):
+        model.zero_grad()
+        check_and_backward(model, run_loss(model, seed))
+    state = model.state_dict()
+    assert int(state['teacher.steps']) == 3 and any(k.startswith('teacher.module.') for k in state)
+    fresh = build()
+    fresh.load_state_dict(state)
+    for key, value in model.state_dict().items():
+        assert torch.equal(value, fresh.state_dict()[key]), key
+    img = [torch.randint(0, 256, (3, 32, 32), dtype=torch.uint8)]
+    data = fake_batch(batch_size=1)
+    batch = dict(inputs=img, data_samples=data['data_samples']['target'])
+    model.eval()
+    fresh.eval()
+    teacher_logits = model.test_step(batch)[0].seg_logits.data
+    assert torch.equal(teacher_logits, fresh.test_step(batch)[0].seg_logits.data)
+    model.semi_test_cfg['predict_on'] = 'student'
+    student_logits = model.test_step(batch)[0].seg_logits.data
+    assert not torch.equal(teacher_logits, student_logits)
+    model.semi_test_cfg['predict_on'] = 'both'
+    with pytest.raises(ValueError, match='predict_on'):
+        model.test_step(batch)
+
+
+def test_train_keeps_teacher_in_eval_mode():
+    model = build()
+    model.train()
+    assert model.student.training and not model.teacher.training and not model.teacher.module.training
+
+
+def test_bad_inputs_raise_clear_errors():
+    model = build()
+    data = model.data_preprocessor(fake_batch(), training=True)
+    with pytest.raises(ValueError, match='multi-branch'):
+        model.loss(data['inputs']['source'], data['data_samples'])
+    bad = dict(source=data['inputs']['source'], target=data['inputs']['target'][:, :, :16])
+    with pytest.raises(ValueError, match='same shape'):
+        model.loss(bad, data['data_samples'])
+    with pytest.raises(ValueError, match='contrast_view'):
+        build(contrast_view='other')
+    with pytest.raises(ValueError, match='data_preprocessor'):
+        cfg = dacs_cfg()
+        cfg['segmentor'].pop('data_preprocessor')
+        MODELS.build(cfg)
+
+
+def test_dlv2_segmentor_with_fcl_features_from_backbone():
+    model = build(segmentor=tiny_segmentor(head='DLV2Head', aux=False), **FCL, pseudo_threshold=0.0)
+    losses = run_loss(model)
+    assert {'src.decode.loss_ce', 'mix.decode.loss_ce', 'tgt.loss_fcl'} <= set(losses)
+    check_and_backward(model, losses)
+
