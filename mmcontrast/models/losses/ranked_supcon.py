@@ -16,6 +16,7 @@ from mmengine.fileio import load
 from torch import Tensor
 
 from mmcontrast.registry import MODELS
+from mmcontrast.utils.class_ranking import ClassRanking, load_class_ranking
 from .utils import check_per_row, check_tensor, finite_zero, fp32_compute
 
 RankingLike = Union[str, Path, Mapping, object]
@@ -59,11 +60,11 @@ def parse_class_ranking(class_ranking: RankingLike,
     """
     if isinstance(class_ranking, (str, Path)):
         class_ranking = load(str(class_ranking))
-    if isinstance(class_ranking, Mapping) and 'hierarchy' in class_ranking:
-        # tiers derived from a class tree: mmcontrast.utils.class_ranking expands them
-        from mmcontrast.utils.class_ranking import load_class_ranking
+    if isinstance(class_ranking, Mapping) and 'classes' in class_ranking:
+        # The name-keyed file format (explicit ranks or a hierarchy) is validated and
+        # expanded by mmcontrast.utils.class_ranking; its explicit form is read below.
         class_ranking = load_class_ranking(dict(class_ranking))
-    if hasattr(class_ranking, 'to_dict'):  # a mmcontrast.utils.class_ranking.ClassRanking
+    if isinstance(class_ranking, ClassRanking):
         class_ranking = class_ranking.to_dict()
     if isinstance(class_ranking, Mapping) and 'ranking' in class_ranking:
         classes = class_ranking.get('classes', classes)

@@ -1,0 +1,12 @@
+_base_ = [
+    '../../_base_/models/selfsup/mocov2_resnet50.py',
+    '../../_base_/datasets/imagenet100_ssl.py',
+    '../../_base_/schedules/selfsup_sgd_coslr-200e.py',
+    '../../_base_/default_runtime_selfsup.py',
+]
+# MoCo v2 on ImageNet-100 with ResNet-18 (the common solo-learn/CMC setting), 200 epochs.
+model = dict(queue_len=16384, backbone=dict(depth=18), neck=dict(in_channels=512, hid_channels=512))
+optim_wrapper = dict(optimizer=dict(lr=0.03, weight_decay=0.0001))
+param_scheduler = [dict(type='CosineAnnealingLR', T_max=200, by_epoch=True, begin=0, end=200)]
+train_cfg = dict(max_epochs=200)
+auto_scale_lr = dict(base_batch_size=256)

@@ -1,0 +1,4 @@
+_base_ = '../protonce/protonce_resnet18_8xb32-coslr-200e_in100.py'
+# PAUC: the ProtoNCE recipe (schedule, clustering hook, warm-up) with PAUCLoss, whose
+# alignment / uniformity / correlation terms follow our reading of the paper (no public code).
+model = dict(type='PAUC', head=dict(_delete_=True, type='PAUCLoss', temperature=0.2, num_neg_prototypes=16000))

@@ -1,0 +1,59 @@
+"""Every config in configs/uda_det builds its model (no pretrained weights are loaded)."""
+import glob
+import os.path as osp
+
+import pytest
+from mmdet.registry import MODELS
+from mmengine.config import Config
+
+from mmcontrast.models.uda.det import DomainAdaptiveTeacher
+
+CONFIG_DIR = osp.join(osp.dirname(__file__), '..', '..', '..', 'configs', 'uda_det')
+CONFIGS = sorted(glob.glob(osp.join(CONFIG_DIR, '*.py')))
+
+
+def _branches(pipeline):
+    multi = [t for t in pipeline if t['type'] == 'MultiBranch']
+    assert len(multi) == 1
+    return {k for k in multi[0] if k not in ('type', 'branch_field')}
+
+
+def test_all_expected_configs_exist():
+    names = {osp.basename(c) for c in CONFIGS}
+    for algo in ('mean-teacher', 'mean-teacher-pcl'):
+        for task in ('city2foggy', 'sim10k2city'):
+            assert f'{algo}_faster-rcnn_r50_fpn_24k_{task}.py' in names
+    for algo in ('mean-teacher', 'mean-teacher-fcl', 'mean-teacher-pcl'):
+        assert f'{algo}_faster-rcnn_r18-narrow-fpn_1k_toy-src2tgt.py' in names
+
+
+@pytest.mark.parametrize('config', CONFIGS, ids=osp.basename)
+def test_config_builds(config):
+    cfg = Config.fromfile(config)
+    # mmdet's semi-supervised machinery
+    loader = cfg.train_dataloader
+    assert loader.sampler.type == 'GroupMultiSourceSampler' and loader.sampler.source_ratio == [1, 1]
+    assert loader.dataset.type == 'ConcatDataset' and len(loader.dataset.datasets) == 2
+    source, target = loader.dataset.datasets
+    assert _branches(source.pipeline) == {'sup'}
+    assert _branches(target.pipeline) == {'unsup_teacher', 'unsup_student'}
+    assert any(h['type'] == 'MeanTeacherHook' for h in cfg.custom_hooks)
+    assert cfg.val_cfg.type == 'TeacherStudentValLoop'
+    assert cfg.val_evaluator.type == 'CocoMetric' and cfg.val_evaluator.ann_file
+    assert cfg.model.data_preprocessor.type == 'MultiBranchDataPreprocessor'
+
+    model = MODELS.build(cfg.model)  # built under mmdet's scope, as the Runner does
+    assert isinstance(model, DomainAdaptiveTeacher)
+    assert model.semi_train_cfg.cls_pseudo_thr == 0.8
+    num_classes = model.student.roi_head.bbox_head.num_classes
+    assert num_classes == {'city2foggy': 8, 'sim10k2city': 1}.get(osp.basename(config).split('_')[-1][:-3], 2)
+    name = osp.basename(config)
+    if name.startswith('mean-teacher-pcl'):
+        assert type(model.contrast_loss).__name__ == 'PCLLoss' and model.contrast_loss.scale == 20.0
+        assert model.contrast_cfg['target'] == 'cls_score'
+    elif name.startswith('mean-teacher-fcl'):
+        assert type(model.contrast_loss).__name__ == 'InfoNCELoss'
+        assert model.contrast_cfg['target'] == 'roi_feat'
+    else:
+        assert model.contrast_loss is None
+    assert (model.domain_discriminator is not None) == name.startswith('adaptive-teacher')
