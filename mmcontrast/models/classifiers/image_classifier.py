@@ -6,7 +6,7 @@ from mmengine.model import BaseModel
 from mmengine.structures import BaseDataElement
 from torch import Tensor
 
-from mmcontrast.models.selfsup.scope import build_scoped
+from mmcontrast.utils.scope import build_in_scope
 from mmcontrast.registry import MODELS
 
 
@@ -41,11 +41,11 @@ class ImageClassifier(BaseModel):
             data_preprocessor = dict(type='ImgDataPreprocessor', mean=[123.675, 116.28, 103.53],
                                      std=[58.395, 57.12, 57.375], bgr_to_rgb=True)
         if isinstance(data_preprocessor, dict):  # our registry also finds mmengine's preprocessors
-            data_preprocessor = build_scoped(data_preprocessor)
+            data_preprocessor = build_in_scope(data_preprocessor)
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
-        self.backbone = build_scoped(backbone)
-        self.neck = build_scoped(neck)
-        self.head = build_scoped(head)
+        self.backbone = build_in_scope(backbone)
+        self.neck = build_in_scope(neck)
+        self.head = build_in_scope(head)
         self.frozen = frozen
         if frozen:
             self.backbone.requires_grad_(False)

@@ -3,7 +3,7 @@ import torch.nn.functional as F
 from mmengine.model import BaseModule
 from torch import Tensor
 
-from mmcontrast.models.selfsup.scope import build_scoped
+from mmcontrast.utils.scope import build_in_scope
 from mmcontrast.registry import MODELS
 
 
@@ -23,7 +23,7 @@ class LatentPredictHead(BaseModule):
 
     def __init__(self, predictor: dict, shift: float = 2.0, scale: float = 2.0, init_cfg=None) -> None:
         super().__init__(init_cfg=init_cfg)
-        self.predictor = build_scoped(predictor)
+        self.predictor = build_in_scope(predictor)
         self.shift, self.scale = shift, scale
 
     def forward(self, z: Tensor) -> Tensor:

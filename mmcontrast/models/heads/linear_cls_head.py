@@ -8,7 +8,7 @@ from mmengine.model import BaseModule
 from mmengine.structures import BaseDataElement
 from torch import Tensor
 
-from mmcontrast.models.selfsup.scope import build_scoped
+from mmcontrast.utils.scope import build_in_scope
 from mmcontrast.registry import MODELS
 
 
@@ -45,7 +45,7 @@ class LinearClsHead(BaseModule):
         self.num_classes = num_classes
         self.topk = tuple(topk)
         self.fc = nn.Linear(in_channels, num_classes)
-        self.loss_module = build_scoped(loss)
+        self.loss_module = build_in_scope(loss)
 
     def forward(self, feats: Tensor) -> Tensor:
         """``[B, in_channels] -> [B, num_classes]`` logits."""

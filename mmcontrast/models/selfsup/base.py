@@ -7,7 +7,7 @@ from mmengine.model import BaseModel
 from mmengine.structures import BaseDataElement
 from torch import Tensor
 
-from .scope import build_scoped
+from mmcontrast.utils.scope import build_in_scope
 
 
 class BaseSelfSupervisor(BaseModel):
@@ -45,14 +45,14 @@ class BaseSelfSupervisor(BaseModel):
         if data_preprocessor is None:
             data_preprocessor = dict(type='SelfSupDataPreprocessor')
         if isinstance(data_preprocessor, dict):  # our registry also finds mmengine's preprocessors
-            data_preprocessor = build_scoped(data_preprocessor)
+            data_preprocessor = build_in_scope(data_preprocessor)
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
-        self.backbone = build_scoped(backbone)
-        self.neck = build_scoped(neck)
-        self.head = build_scoped(head)
+        self.backbone = build_in_scope(backbone)
+        self.neck = build_in_scope(neck)
+        self.head = build_in_scope(head)
         if not 0 <= dimcl_weight <= 1:
             raise ValueError(f'dimcl_weight must be in [0, 1], got {dimcl_weight}')
-        self.dimcl = build_scoped(dimcl)
+        self.dimcl = build_in_scope(dimcl)
         self.dimcl_weight = dimcl_weight
 
     def extract_feat(self, inputs: Tensor) -> Tuple[Tensor, ...]:

@@ -12,7 +12,13 @@ import mmcontrast.models  # noqa: F401
 from mmcontrast.models.losses.pauc import proto_nce_loss
 from mmcontrast.registry import MODELS
 
-init_default_scope('mmcontrast')
+
+
+@pytest.fixture(autouse=True)
+def _mmcontrast_scope():
+    # Unprefixed types in this file are ours (tests/conftest.py restores the scope).
+    init_default_scope('mmcontrast')
+
 
 BACKBONE = dict(type='ResNetCIFAR', depth=18, base_channels=4, out_indices=(3, ), zero_init_residual=False)
 FEAT = 32  # 8 * base_channels
@@ -217,9 +223,6 @@ def test_image_classifier_linear_probe():
 def test_classifier_builds_under_a_foreign_default_scope():
     """Our models resolve their unprefixed children even from an mmdet/mmseg config."""
     init_default_scope('mmdet')
-    try:
-        model = MODELS.build(dict(type='mmcontrast.ImageClassifier', backbone=BACKBONE,
-                                  head=dict(type='LinearClsHead', num_classes=3, in_channels=FEAT)))
-        assert type(model.neck).__name__ == 'GlobalAveragePooling'
-    finally:
-        init_default_scope('mmcontrast')
+    model = MODELS.build(dict(type='mmcontrast.ImageClassifier', backbone=BACKBONE,
+                              head=dict(type='LinearClsHead', num_classes=3, in_channels=FEAT)))
+    assert type(model.neck).__name__ == 'GlobalAveragePooling'

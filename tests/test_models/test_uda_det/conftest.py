@@ -11,7 +11,7 @@ NUM_CLASSES = 2
 IMG = 64
 
 
-@pytest.fixture(autouse=True, scope='session')
+@pytest.fixture(autouse=True)
 def _mmdet_scope():
     init_default_scope('mmdet')
 

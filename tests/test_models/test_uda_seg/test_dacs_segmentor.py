@@ -11,6 +11,7 @@ from uda_seg_helpers import dacs_cfg, fake_batch, tiny_segmentor  # noqa: E402
 from mmseg.registry import MODELS as MMSEG_MODELS  # noqa: E402
 
 from mmcontrast.registry import MODELS  # noqa: E402
+from mmcontrast.utils.scope import build_in_scope  # noqa: E402
 
 PCL = dict(class_pcl=dict(type='mmcontrast.ClassPCLLoss', loss_weight=0.01),
            pixel_pcl=dict(type='mmcontrast.PixelPCLLoss', loss_weight=0.01, max_pixels=32))
@@ -69,7 +70,7 @@ def test_contrast_losses_are_active_when_pseudo_labels_are_confident():
 
 
 def test_imnet_feature_distance_loads_and_skips(tmp_path):
-    donor = MMSEG_MODELS.build(tiny_segmentor()['backbone'])
+    donor = build_in_scope(tiny_segmentor()['backbone'], 'mmseg', MMSEG_MODELS)
     ckpt = tmp_path / 'imnet.pth'
     torch.save(dict(state_dict=donor.state_dict()), ckpt)
     fd = dict(loss_weight=0.005, classes=[1, 2], scale_min_ratio=0.5)

@@ -15,6 +15,7 @@ from mmseg.utils import ConfigType, OptConfigType, OptMultiConfig, SampleList, a
 from torch import Tensor, nn
 
 from mmcontrast.registry import MODELS
+from mmcontrast.utils.scope import build_in_scope
 from .class_mix import class_mix
 from .ema_teacher import EMATeacher
 from .feature_distance import ImageNetFeatureDistance
@@ -132,7 +133,7 @@ class DACSSegmentor(BaseModel):
             raise ValueError(f'mix_loss_weight must be >= 0 and fcl_num_pixels >= 1, got '
                              f'{mix_loss_weight} and {fcl_num_pixels}')
 
-        self.student = MMSEG_MODELS.build(segmentor)
+        self.student = build_in_scope(segmentor, 'mmseg', MMSEG_MODELS)
         self.teacher = EMATeacher(self.student, ema_alpha)
         self.pseudo_threshold = pseudo_threshold
         self.pseudo_ignore_top = pseudo_ignore_top
@@ -145,9 +146,9 @@ class DACSSegmentor(BaseModel):
         self.strong_aug = StrongAugmentation(mean if mean is not None else [0., 0., 0.],
                                              std if std is not None else [1., 1., 1.], **(strong_aug or {}))
 
-        self.class_pcl = MODELS.build(_scoped(class_pcl, 'mmcontrast')) if class_pcl else None
-        self.pixel_pcl = MODELS.build(_scoped(pixel_pcl, 'mmcontrast')) if pixel_pcl else None
-        self.fcl = MODELS.build(_scoped(fcl, 'mmcontrast')) if fcl else None
+        self.class_pcl = build_in_scope(class_pcl)
+        self.pixel_pcl = build_in_scope(pixel_pcl)
+        self.fcl = build_in_scope(fcl)
         self.contrast_view = contrast_view
         self.fcl_num_pixels = fcl_num_pixels
         # Features entering the decode head's classifier, captured by a hook registered

@@ -11,6 +11,8 @@ from mmengine.runner.checkpoint import CheckpointLoader, load_state_dict
 from mmseg.registry import MODELS as MMSEG_MODELS
 from torch import Tensor
 
+from mmcontrast.utils.scope import build_in_scope
+
 
 def downscale_label_ratio(label: Tensor,
                           scale_factor: int,
@@ -82,7 +84,7 @@ class ImageNetFeatureDistance(nn.Module):
         backbone = copy.deepcopy(dict(backbone))
         backbone.pop('init_cfg', None)
         backbone.pop('pretrained', None)
-        self.backbone = MMSEG_MODELS.build(backbone).requires_grad_(False)
+        self.backbone = build_in_scope(backbone, 'mmseg', MMSEG_MODELS).requires_grad_(False)
         self.checkpoint = checkpoint
         self.loss_weight = loss_weight
         self.classes = None if classes is None else tuple(int(c) for c in classes)
