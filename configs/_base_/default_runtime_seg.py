@@ -1,23 +1,7 @@
-# Runtime for mmseg-based configs; mmcontrast classes are reachable as type='mmcontrast.X'.
+# Runtime for mmseg-based configs.
+_base_ = './default_runtime.py'
 default_scope = 'mmseg'
-custom_imports = dict(imports=['mmcontrast'], allow_failed_imports=False)
-env_cfg = dict(
-    cudnn_benchmark=True,
-    mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
-    dist_cfg=dict(backend='nccl'),
-)
-default_hooks = dict(
-    timer=dict(type='IterTimerHook'),
-    logger=dict(type='LoggerHook', interval=20, log_metric_by_epoch=False),
-    param_scheduler=dict(type='ParamSchedulerHook'),
-    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=1000, max_keep_ckpts=2),
-    sampler_seed=dict(type='DistSamplerSeedHook'),
-    visualization=dict(type='SegVisualizationHook'))
-vis_backends = [dict(type='LocalVisBackend')]
-visualizer = dict(type='SegLocalVisualizer', vis_backends=vis_backends, name='visualizer')
-log_processor = dict(by_epoch=False)
-log_level = 'INFO'
-load_from = None
-resume = False
-randomness = dict(seed=0)
+env_cfg = dict(cudnn_benchmark=True)
+default_hooks = dict(visualization=dict(type='SegVisualizationHook'))
+visualizer = dict(type='SegLocalVisualizer', vis_backends={{_base_.vis_backends}}, name='visualizer')
 tta_model = dict(type='SegTTAModel')

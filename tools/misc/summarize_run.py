@@ -19,8 +19,8 @@ def last_val_metrics(work_dir: str) -> Optional[Dict[str, float]]:
     with open(logs[-1]) as f:
         for line in f:
             record = json.loads(line)
-            # Training records carry a loss; validation records carry metrics only.
-            if not any(k.startswith('loss') or k in ('lr', 'data_time') for k in record):
+            # Training records carry the learning rate and losses; validation records do not.
+            if 'lr' not in record and not any('loss' in k for k in record):
                 last = record
     return last
 
@@ -36,7 +36,7 @@ def main() -> int:
     print(f'Final evaluation ({args.work_dir}):')
     for key, value in metrics.items():
         if key not in ('step', 'iter', 'epoch', 'time', 'data_time'):
-            print(f'  {key:<24} {value}')
+            print(f'  {key:<24} {value:.2f}' if isinstance(value, float) else f'  {key:<24} {value}')
     return 0
 
 
