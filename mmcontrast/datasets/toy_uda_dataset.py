@@ -3,20 +3,10 @@ import os.path as osp
 from typing import Optional, Union
 
 from mmdet.datasets import CocoDataset
-from mmseg.datasets import BaseSegDataset
+from mmseg.datasets import BaseSegDataset, CityscapesDataset
 
 from mmcontrast.registry import DATASETS
 from .toy_uda import TOY_DET_CLASSES, TOY_SEG_CLASSES, ensure_toy_uda
-
-# Cityscapes train-id classes and palette: the label PNGs store these ids.
-CITYSCAPES_CLASSES = ('road', 'sidewalk', 'building', 'wall', 'fence', 'pole', 'traffic light',
-                      'traffic sign', 'vegetation', 'terrain', 'sky', 'person', 'rider', 'car',
-                      'truck', 'bus', 'train', 'motorcycle', 'bicycle')
-CITYSCAPES_PALETTE = [[128, 64, 128], [244, 35, 232], [70, 70, 70], [102, 102, 156],
-                      [190, 153, 153], [153, 153, 153], [250, 170, 30], [220, 220, 0],
-                      [107, 142, 35], [152, 251, 152], [70, 130, 180], [220, 20, 60], [255, 0, 0],
-                      [0, 0, 142], [0, 0, 70], [0, 60, 100], [0, 80, 100], [0, 0, 230],
-                      [119, 11, 32]]
 
 
 def _maybe_generate(data_root: Optional[str], auto_generate: Union[bool, dict]) -> None:
@@ -51,7 +41,8 @@ class ToyUDASegDataset(BaseSegDataset):
             out of ``data_prefix`` for unlabelled use (no label path is then recorded).
     """
 
-    METAINFO = dict(classes=CITYSCAPES_CLASSES, palette=CITYSCAPES_PALETTE)
+    # The label PNGs store Cityscapes train ids.
+    METAINFO = CityscapesDataset.METAINFO
 
     def __init__(self,
                  auto_generate: Union[bool, dict] = True,
