@@ -17,7 +17,9 @@ model = dict(
         freeze_teacher=True,
         sup_weight=1.0,
         unsup_weight=1.0,
-        cls_pseudo_thr=0.8,
+        # The toy source model is weak on the foggy target: measured on target val, 0.8 keeps
+        # 0.17 boxes per image (precision 0.88), too few to train on; 0.6 keeps 0.64 (0.70).
+        cls_pseudo_thr=0.6,
         pseudo_box_reg=False,
         min_pseudo_bbox_wh=(1e-2, 1e-2),
         burn_in_iters=0),

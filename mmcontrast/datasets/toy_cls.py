@@ -1,21 +1,30 @@
 """A small procedural 10-class 32x32 classification set, written as real CIFAR-10 files.
 
-Every class is a shape (disk, square, triangle, ...) drawn at a random position, size
-and rotation, in one of a few foreground colours on a flat background of one of a few
-other colours, with pixel noise. Colour carries no class information, so a kNN on raw
-pixels or on a random network is weak. The palettes are small and the background flat
-on purpose: neither colour nor background structure can tell one image from another,
-so instance discrimination (MoCo, BYOL, ...) has to rely on the shape, which is what
-the classes differ in. (A background gradient, whose direction survives every colour
-augmentation, made the self-supervised features worse at classes than random ones.) The files are byte-for-byte the layout of
-``cifar-10-batches-py`` (python pickles with bytes keys, ``data`` uint8 (N, 3072)
-in CHW RGB order, ``labels`` list of int), so :class:`~mmcontrast.datasets.CIFAR10`
-loads them unchanged and the real loader is exercised.
+Every class is a *texture*: its motif (disk, square, triangle, ...) repeated over the whole
+image on a jittered grid, with a random cell size and a small random rotation per image and
+a small random offset per copy. The class is therefore readable from any random resized
+crop, not only from the image centre. Colours are drawn per image: one random hue and
+saturation for motif and background, a light motif on a dark background, brightness levels
+varying less than the SSL colour jitter varies them. So colour carries no class information
+and no colour property survives the SSL augmentations (crop, flip, colour jitter, grayscale)
+as an instance cue: nothing but the motif is both stable under them and shared by the images
+of a class.
+
+The first generator drew one small central shape on a flat background from a small palette.
+The background filled most of every crop, survived the augmentations and worked as an
+instance ID, so instance discrimination (MoCo, BYOL, ...) learned it instead of the shape and
+its kNN accuracy fell below random init. :data:`TOY_CLS_VERSION` is recorded next to the
+files so that :func:`ensure_toy_cls` regenerates data written by another generator version.
+
+The files are byte-for-byte the layout of ``cifar-10-batches-py`` (python pickles with bytes
+keys, ``data`` uint8 (N, 3072) in CHW RGB order, ``labels`` list of int), so
+:class:`~mmcontrast.datasets.CIFAR10` loads them unchanged and the real loader is exercised.
 """
+import json
 import os
 import os.path as osp
 import pickle
-from typing import List, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
@@ -23,68 +32,117 @@ import numpy as np
 from mmcontrast.registry import DATASETS
 from .cifar import CIFAR10
 
-FG_PALETTE = ((230, 40, 40), (40, 200, 60), (50, 80, 230), (240, 220, 40), (220, 60, 220), (40, 220, 230))
-BG_PALETTE = ((90, 90, 90), (150, 120, 90), (80, 110, 140), (120, 150, 110), (170, 170, 170))
 TOY_CLASSES = ('disk', 'square', 'triangle', 'plus', 'ring', 'hbars', 'vbars', 'cross', 'checker',
                'diamond')
+# Bump whenever the rendering changes: ensure_toy_cls regenerates data of another version.
+TOY_CLS_VERSION = 2
+INFO_FILE = 'toy_cls.json'
+_SUPERSAMPLE = 4  # draw at 4x, downsample by area averaging: clean sub-pixel edges at 32x32
+
+# Motif polygons in units of the motif radius (rotated per image).
+_POLYGONS = {
+    'square': [[(-0.8, -0.8), (0.8, -0.8), (0.8, 0.8), (-0.8, 0.8)]],
+    'triangle': [[(0, -1.0), (0.95, 0.75), (-0.95, 0.75)]],
+    'diamond': [[(0, -1.15), (0.7, 0), (0, 1.15), (-0.7, 0)]],
+    'checker': [[(-0.9, -0.9), (0, -0.9), (0, 0), (-0.9, 0)], [(0, 0), (0.9, 0), (0.9, 0.9), (0, 0.9)]],
+}
 
 
-def _rotated(points: np.ndarray, angle: float, center: Tuple[float, float]) -> np.ndarray:
+def _bar(half_len: float, half_width: float, offset: float = 0.0) -> List[Tuple[float, float]]:
+    return [(-half_len, offset - half_width), (half_len, offset - half_width), (half_len, offset + half_width),
+            (-half_len, offset + half_width)]
+
+
+_POLYGONS.update({
+    'plus': [_bar(1.0, 0.22), [(y, x) for x, y in _bar(1.0, 0.22)]],
+    'hbars': [_bar(1.0, 0.2, -0.5), _bar(1.0, 0.2, 0.5)],
+})
+_POLYGONS['cross'] = [np.array(p) @ np.array([[1, 1], [-1, 1]]).T / np.sqrt(2) for p in _POLYGONS['plus']]
+_POLYGONS['vbars'] = [[(y, x) for x, y in p] for p in _POLYGONS['hbars']]
+_CIRCLE = np.stack([np.cos(np.linspace(0, 2 * np.pi, 40, endpoint=False)),
+                    np.sin(np.linspace(0, 2 * np.pi, 40, endpoint=False))], 1)
+
+
+def _rotation(angle: float) -> np.ndarray:
     c, s = np.cos(angle), np.sin(angle)
-    rot = np.array([[c, -s], [s, c]])
-    return (points @ rot.T + np.asarray(center)).round().astype(np.int32)
+    return np.array([[c, -s], [s, c]])
 
 
-def _draw_shape(canvas: np.ndarray, label: int, rng: np.random.Generator, color: Tuple[int, ...]) -> None:
-    size = canvas.shape[0]
-    r = rng.uniform(0.22, 0.36) * size
-    cx, cy = (size / 2 + rng.uniform(-0.12, 0.12, 2) * size)
-    angle = rng.uniform(-0.35, 0.35)  # small rotations: 'plus' and 'cross' stay distinct
-    thick = max(2, int(round(r * 0.35)))
-    name = TOY_CLASSES[label]
-    if name == 'disk':
-        cv2.circle(canvas, (int(cx), int(cy)), int(r), color, -1, cv2.LINE_AA)
-    elif name == 'ring':
-        cv2.circle(canvas, (int(cx), int(cy)), int(r), color, max(2, thick // 2 + 1), cv2.LINE_AA)
-    elif name in ('square', 'triangle', 'diamond'):
-        unit = {
-            'square': [(-1, -1), (1, -1), (1, 1), (-1, 1)],
-            'triangle': [(0, -1.15), (1.1, 0.85), (-1.1, 0.85)],
-            'diamond': [(0, -1.25), (0.8, 0), (0, 1.25), (-0.8, 0)],
-        }[name]
-        scale = r * (0.8 if name == 'square' else 1.0)
-        cv2.fillPoly(canvas, [_rotated(np.array(unit) * scale, angle, (cx, cy))], color, cv2.LINE_AA)
-    elif name in ('plus', 'cross'):
-        base = angle + (np.pi / 4 if name == 'cross' else 0.0)
-        for a in (base, base + np.pi / 2):
-            pts = _rotated(np.array([(-r, 0.0), (r, 0.0)]), a, (cx, cy))
-            cv2.line(canvas, tuple(map(int, pts[0])), tuple(map(int, pts[1])), color, thick, cv2.LINE_AA)
-    elif name in ('hbars', 'vbars'):
-        for off in (-0.7, 0.0, 0.7):
-            seg = np.array([(-r, off * r), (r, off * r)])
-            pts = _rotated(seg, angle + (np.pi / 2 if name == 'vbars' else 0.0), (cx, cy))
-            cv2.line(canvas, tuple(map(int, pts[0])), tuple(map(int, pts[1])), color,
-                     max(2, thick // 2), cv2.LINE_AA)
-    elif name == 'checker':
-        cell = r / 1.5
-        for i in range(3):
-            for j in range(3):
-                if (i + j) % 2 == 0:
-                    x0, y0 = cx + (i - 1.5) * cell, cy + (j - 1.5) * cell
-                    cv2.rectangle(canvas, (int(x0), int(y0)), (int(x0 + cell), int(y0 + cell)), color, -1)
-    else:  # pragma: no cover - TOY_CLASSES and this function change together
-        raise ValueError(name)
+def _fill(canvas: np.ndarray, unit_polys: Sequence, scale: float, angle: float, center: np.ndarray,
+          color: Tuple[float, ...]) -> None:
+    rot = _rotation(angle)
+    # 4 fractional bits (shift=4) keep sub-pixel positions.
+    pts = [((np.asarray(p, float) * scale) @ rot.T + center) * 16 for p in unit_polys]
+    cv2.fillPoly(canvas, [p.round().astype(np.int32) for p in pts], color, cv2.LINE_AA, shift=4)
+
+
+def _draw_motif(canvas: np.ndarray, name: str, center: np.ndarray, r: float, angle: float,
+                fg: Tuple[float, ...], bg: Tuple[float, ...]) -> None:
+    """Draw one copy of the motif of class ``name``, radius ``r`` canvas pixels, at ``center``."""
+    if name in ('disk', 'ring'):
+        _fill(canvas, [_CIRCLE], r, 0.0, center, fg)
+        if name == 'ring':
+            _fill(canvas, [_CIRCLE], 0.55 * r, 0.0, center, bg)
+    elif name in _POLYGONS:
+        _fill(canvas, _POLYGONS[name], r, angle, center, fg)
+    else:  # pragma: no cover - TOY_CLASSES and _POLYGONS change together
+        raise ValueError(f'no motif for class {name!r}')
+
+
+def _colour_pair(rng: np.random.Generator) -> Tuple[np.ndarray, np.ndarray]:
+    """Motif and background colours: one random hue, a light motif on a dark background.
+
+    Both share hue and saturation, and their brightness varies less than the SSL colour
+    jitter varies it, so no colour property of an image survives augmentation as an instance
+    cue (a hue *difference* between motif and background, or a free brightness order, would).
+    """
+    hue = rng.uniform(0, 180)  # OpenCV's 8-bit hue range
+    sat = rng.uniform(0.3, 0.7) * 255
+    vals = (rng.uniform(0.7, 0.9) * 255, rng.uniform(0.15, 0.35) * 255)
+    hsv = np.array([[[hue, sat, v] for v in vals]], np.float32)
+    fg, bg = cv2.cvtColor(hsv.round().astype(np.uint8), cv2.COLOR_HSV2RGB)[0].astype(np.float64)
+    return fg, bg
 
 
 def render_toy_image(label: int, rng: np.random.Generator, size: int = 32) -> np.ndarray:
-    """Render one RGB uint8 ``(size, size, 3)`` image of class ``label``."""
-    background = np.array(BG_PALETTE[rng.integers(len(BG_PALETTE))]) + rng.integers(-10, 11, 3)
-    canvas = np.empty((size, size, 3), np.uint8)
-    canvas[:] = np.clip(background, 0, 255)
-    fg = np.array(FG_PALETTE[rng.integers(len(FG_PALETTE))]) + rng.integers(-15, 16, 3)
-    _draw_shape(canvas, label, rng, tuple(int(v) for v in np.clip(fg, 0, 255)))
-    noise = rng.normal(0, 8, canvas.shape)
-    return np.clip(canvas + noise, 0, 255).astype(np.uint8)
+    """Render one RGB uint8 ``(size, size, 3)`` image of class ``label``.
+
+    The motif of the class tiles the whole image: a grid of cell ``0.4-0.55 * size``
+    with a random phase, one rotation in [-0.3, 0.3] rad for the image (small enough that
+    ``plus``/``cross`` and ``square``/``diamond`` stay distinct), a motif radius of
+    0.32-0.4 of the cell and a per-copy offset of up to 0.1 cell; then Gaussian pixel noise
+    (std 4).
+
+    Args:
+        label (int): Index into :data:`TOY_CLASSES`.
+        rng (np.random.Generator): Source of all randomness (deterministic by seed).
+        size (int): Output side length. Defaults to 32.
+
+    Returns:
+        np.ndarray: The image, RGB order.
+    """
+    if not 0 <= label < len(TOY_CLASSES):
+        raise ValueError(f'label must be in [0, {len(TOY_CLASSES)}), got {label}')
+    fg, bg = _colour_pair(rng)
+    fg_t, bg_t = tuple(float(v) for v in fg), tuple(float(v) for v in bg)
+    big = size * _SUPERSAMPLE
+    canvas = np.empty((big, big, 3), np.float32)
+    canvas[:] = bg
+    cell = rng.uniform(0.4, 0.55) * big
+    angle = rng.uniform(-0.3, 0.3)
+    radius = rng.uniform(0.32, 0.4) * cell
+    phase = rng.uniform(0, cell, 2)
+    rot = _rotation(angle)
+    # Grid in the rotated frame around the image centre, wide enough to cover the corners.
+    n = int(np.ceil(big * 0.75 / cell)) + 1
+    for i in range(-n, n + 1):
+        for j in range(-n, n + 1):
+            pos = (np.array([i, j]) * cell + phase + rng.uniform(-0.1, 0.1, 2) * cell) @ rot.T + big / 2
+            if np.all(pos > -cell) and np.all(pos < big + cell):
+                _draw_motif(canvas, TOY_CLASSES[label], pos, radius, angle, fg_t, bg_t)
+    small = cv2.resize(canvas, (size, size), interpolation=cv2.INTER_AREA)
+    noise = rng.normal(0, 4, small.shape)
+    return np.clip(small + noise, 0, 255).round().astype(np.uint8)
 
 
 def _write_batch(path: str, images: List[np.ndarray], labels: List[int], batch_label: str) -> None:
@@ -113,10 +171,14 @@ def make_toy_cls(out: str, num_train_per_class: int = 500, num_test_per_class: i
         seed (int): Generation seed; output is deterministic. Defaults to 0.
 
     Returns:
-        str: The ``cifar-10-batches-py`` folder.
+        str: The ``cifar-10-batches-py`` folder. It also holds ``toy_cls.json`` with the
+        generator version and these arguments (read by :func:`ensure_toy_cls`).
     """
     folder = osp.join(out, 'cifar-10-batches-py')
     os.makedirs(folder, exist_ok=True)
+    info_path = osp.join(folder, INFO_FILE)
+    if osp.exists(info_path):
+        os.remove(info_path)  # an interrupted run must not leave a complete-looking folder
     rng = np.random.default_rng(seed)
     num_classes = len(TOY_CLASSES)
 
@@ -136,11 +198,31 @@ def make_toy_cls(out: str, num_train_per_class: int = 500, num_test_per_class: i
     with open(osp.join(folder, 'batches.meta.tmp'), 'wb') as f:
         pickle.dump(meta, f, protocol=2)
     os.replace(osp.join(folder, 'batches.meta.tmp'), osp.join(folder, 'batches.meta'))
+    with open(info_path, 'w') as f:  # written last: marks the folder complete
+        json.dump(_info(num_train_per_class, num_test_per_class, seed), f)
     return folder
 
 
+def _info(num_train_per_class: int, num_test_per_class: int, seed: int) -> dict:
+    return dict(version=TOY_CLS_VERSION, num_train_per_class=num_train_per_class,
+                num_test_per_class=num_test_per_class, seed=seed)
+
+
+def read_toy_cls_info(root: str) -> Optional[dict]:
+    """The generator version and arguments recorded under ``root``, or None if absent."""
+    path = osp.join(root, 'cifar-10-batches-py', INFO_FILE)
+    if not osp.isfile(path):
+        return None
+    with open(path) as f:
+        return json.load(f)
+
+
 def ensure_toy_cls(root: str = 'data/toy_cls', **kwargs) -> str:
-    """Generate the toy set under ``root`` unless it is complete already.
+    """Generate the toy set under ``root`` unless it is there already, complete and current.
+
+    The folder is (re)generated when a file is missing, or when ``toy_cls.json`` is absent
+    (data of the first generator, or an interrupted run) or records another
+    :data:`TOY_CLS_VERSION`. Data of the current version is kept whatever its size or seed.
 
     Args:
         root (str): Root folder. Defaults to ``'data/toy_cls'``.
@@ -151,7 +233,9 @@ def ensure_toy_cls(root: str = 'data/toy_cls', **kwargs) -> str:
     """
     folder = osp.join(root, 'cifar-10-batches-py')
     needed = [f'data_batch_{i}' for i in range(1, 6)] + ['test_batch', 'batches.meta']
-    if not all(osp.isfile(osp.join(folder, n)) for n in needed):
+    complete = all(osp.isfile(osp.join(folder, n)) for n in needed)
+    info = read_toy_cls_info(root)
+    if not complete or info is None or info.get('version') != TOY_CLS_VERSION:
         make_toy_cls(root, **kwargs)
     return root
 

@@ -87,7 +87,7 @@ def test_evaluate_end_to_end(tmp_path):
     src = tmp_path / 'toy'
     make_toy_cls(str(src), num_train_per_class=4, num_test_per_class=2)
     withhold.withhold_classes(str(src), str(tmp_path / 'split'), ['cross', 'diamond'])
-    cfg = Config.fromfile(osp.join(ROOT, 'configs/ranked_supcon/ce_resnet18-w16_1xb128-4e_toycls-id8.py'))
+    cfg = Config.fromfile(osp.join(ROOT, 'configs/ranked_supcon/ce_resnet18-w16_1xb128-12e_toycls-id8.py'))
     cfg.model.backbone.base_channels = 4
     cfg.model.head.in_channels = 32
     cfg.train_dataloader.dataset.data_root = str(tmp_path / 'split/id')

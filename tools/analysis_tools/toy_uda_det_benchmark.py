@@ -50,8 +50,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--source-checkpoint',
                         help='start from this source-only checkpoint instead of pretraining one')
     parser.add_argument('--adapt-iters', type=int, default=500, help='adaptation iterations')
-    parser.add_argument('--img-scale', type=int, nargs=2, default=[512, 256], metavar=('W', 'H'),
-                        help='training and test scale (the configs use 512 256)')
+    parser.add_argument('--img-scale', type=int, nargs=2, default=[256, 128], metavar=('W', 'H'),
+                        help='training and test scale (the configs use the generated 256 128)')
     parser.add_argument('--ema-momentum', type=float, default=0.01,
                         help='MeanTeacherHook momentum (short schedules need a faster teacher)')
     parser.add_argument('--adapt-lr', type=float, default=5e-4, help='AdamW learning rate of all four runs')

@@ -1,5 +1,6 @@
-# Supervised single-view loaders on the toy 10-class shape set with two classes withheld as OOD
-# (cross, diamond). Prepare once:
+# Supervised single-view loaders on the toy 10-class set with two classes withheld as OOD
+# (cross, diamond). Prepare once, and again whenever the toy generator version changes (the
+# withheld copy is plain CIFAR10 data, not regenerated automatically):
 #   python tools/dataset_converters/make_toy_cls.py --out data/toy_cls
 #   python tools/dataset_converters/withhold_classes.py data/toy_cls data/toy_cls_withheld \
 #       --withhold cross diamond

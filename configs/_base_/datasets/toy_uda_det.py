@@ -3,14 +3,30 @@
 # (oracle only), source_val, target_val. Default loaders: train on source, evaluate on target.
 dataset_type = 'mmcontrast.ToyUDACocoDataset'
 data_root = 'data/toy_uda/'
-img_scale = (512, 256)  # (w, h): 2x the generated size, for the small objects
+img_scale = (256, 128)  # (w, h): the generated size
 backend_args = None
 
+# Photometric augmentation (mmdet's RandAugment colour space, as in the strong view of its
+# semi-supervised configs). A detector trained from scratch on the flat source palette keys on
+# colour: without it, a model at 88 AP50 on source val scores 0.1 AP50 on the foggy target and a
+# mean teacher gets no pseudo-boxes to start from.
+color_space = [
+    [dict(type='ColorTransform')],
+    [dict(type='AutoContrast')],
+    [dict(type='Equalize')],
+    [dict(type='Sharpness')],
+    [dict(type='Posterize')],
+    [dict(type='Solarize')],
+    [dict(type='Color')],
+    [dict(type='Contrast')],
+    [dict(type='Brightness')],
+]
 train_pipeline = [
     dict(type='LoadImageFromFile', backend_args=backend_args),
     dict(type='LoadAnnotations', with_bbox=True),
     dict(type='RandomResize', scale=img_scale, ratio_range=(0.8, 1.25), keep_ratio=True),
     dict(type='RandomFlip', prob=0.5),
+    dict(type='RandAugment', aug_space=color_space, aug_num=2),
     dict(type='PackDetInputs'),
 ]
 # Unlabelled target images: same geometry, no LoadAnnotations.

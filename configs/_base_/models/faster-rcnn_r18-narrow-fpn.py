@@ -17,13 +17,13 @@ model = dict(
     rpn_head=dict(
         in_channels=64,
         feat_channels=64,
-        anchor_generator=dict(scales=[4], ratios=[0.5, 1.0, 2.0, 3.0])),
+        anchor_generator=dict(scales=[2], ratios=[0.5, 1.0, 2.0, 3.0])),
     roi_head=dict(
         bbox_roi_extractor=dict(out_channels=64),
         bbox_head=dict(in_channels=64, fc_out_channels=256, num_classes=2)),
     train_cfg=dict(
         rpn_proposal=dict(nms_pre=1000, max_per_img=300),
-        rcnn=dict(sampler=dict(num=128))),  # RoIAlign backward dominates on CPU
+        rcnn=dict(sampler=dict(num=64))),  # RoIAlign backward dominates on CPU
     test_cfg=dict(
         rpn=dict(nms_pre=500, max_per_img=300),
         rcnn=dict(max_per_img=50)))

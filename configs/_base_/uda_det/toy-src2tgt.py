@@ -5,27 +5,18 @@
 # strong target view (student, pseudo-label loss and second PCL/FCL view).
 _base_ = ['../datasets/toy_uda_det.py']
 
-img_scale = (512, 256)
+img_scale = (256, 128)
 branch_field = ['sup', 'unsup_teacher', 'unsup_student']
 view_meta_keys = ('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor', 'flip',
                   'flip_direction', 'homography_matrix')
-color_space = [
-    [dict(type='ColorTransform')],
-    [dict(type='AutoContrast')],
-    [dict(type='Equalize')],
-    [dict(type='Sharpness')],
-    [dict(type='Posterize')],
-    [dict(type='Solarize')],
-    [dict(type='Color')],
-    [dict(type='Contrast')],
-    [dict(type='Brightness')],
-]
+color_space = _base_.color_space
 
 sup_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadAnnotations', with_bbox=True),
     dict(type='RandomResize', scale=img_scale, ratio_range=(0.8, 1.25), keep_ratio=True),
     dict(type='RandomFlip', prob=0.5),
+    dict(type='RandAugment', aug_space=color_space, aug_num=2),
     dict(type='FilterAnnotations', min_gt_bbox_wh=(1e-2, 1e-2)),
     dict(type='MultiBranch', branch_field=branch_field, sup=dict(type='PackDetInputs')),
 ]

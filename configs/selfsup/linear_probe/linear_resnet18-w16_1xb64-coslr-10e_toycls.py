@@ -1,9 +1,11 @@
 _base_ = './linear_resnet18_8xb32-coslr-100e_cifar10.py'
-# CPU toy linear probe of the toy pretraining runs (16-wide ResNet-18, ImageNet stem):
-#   --cfg-options model.backbone.init_cfg.checkpoint=work_dirs/toy/<method>/epoch_5.pth
+# CPU toy linear probe of the toy pretraining runs (16-wide CIFAR-stem ResNet-18, first stage
+# strided as in the toy pretraining configs):
+#   --cfg-options model.backbone.init_cfg.checkpoint=work_dirs/<method>/epoch_6.pth
 model = dict(
     data_preprocessor=dict(mean=[127.5, 127.5, 127.5], std=[64.0, 64.0, 64.0]),
-    backbone=dict(_delete_=True, type='mmdet.ResNet', depth=18, base_channels=16, out_indices=(3, ),
+    backbone=dict(_delete_=True, type='ResNetCIFAR', depth=18, base_channels=16, strides=(2, 2, 2, 2),
+                  out_indices=(3, ),
                   norm_eval=True, init_cfg=dict(type='Pretrained', checkpoint=None, prefix='backbone.')),
     head=dict(in_channels=128, topk=(1, )))
 train_dataloader = dict(batch_size=64, num_workers=0, persistent_workers=False,

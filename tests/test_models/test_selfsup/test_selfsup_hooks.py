@@ -17,8 +17,8 @@ from mmcontrast.engine.hooks import KNNMonitorHook, PrototypeClusteringHook, kme
 from mmcontrast.evaluation.metrics import Accuracy, knn_classify
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
-TOY_CFG = osp.join(ROOT, 'configs/selfsup/protonce/protonce_resnet18-w16_1xb64-coslr-3e_toycls.py')
-MOCO_CFG = osp.join(ROOT, 'configs/selfsup/mocov2/mocov2_resnet18-w16_1xb64-coslr-3e_toycls.py')
+TOY_CFG = osp.join(ROOT, 'configs/selfsup/protonce/protonce_resnet18-w16_1xb64-coslr-6e_toycls.py')
+MOCO_CFG = osp.join(ROOT, 'configs/selfsup/mocov2/mocov2_resnet18-w16_1xb64-coslr-6e_toycls.py')
 
 
 def test_knn_classify_votes():
@@ -94,6 +94,7 @@ def test_protonce_runner_with_clustering_and_knn(tiny_toy, tmp_path):
     cfg = _tiny_overrides(Config.fromfile(TOY_CFG), tiny_toy, str(tmp_path))
     cfg.model.head.num_neg_prototypes = 4
     cfg.custom_hooks[1].num_clusters = (3, 5)
+    cfg.custom_hooks[1].warmup_epochs = 1  # the toy config warms up for 2 of its 6 epochs
     cfg.train_cfg.max_epochs = 2
     cfg.param_scheduler[0].update(T_max=2, end=2)
     cfg.default_hooks.checkpoint.interval = 2

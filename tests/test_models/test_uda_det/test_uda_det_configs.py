@@ -44,7 +44,8 @@ def test_config_builds(config):
 
     model = MODELS.build(cfg.model)  # built under mmdet's scope, as the Runner does
     assert isinstance(model, DomainAdaptiveTeacher)
-    assert model.semi_train_cfg.cls_pseudo_thr == 0.8
+    # the paper's 0.8 on real data; the weak toy source model needs 0.6 (see the toy config)
+    assert model.semi_train_cfg.cls_pseudo_thr == (0.6 if 'toy' in osp.basename(config) else 0.8)
     num_classes = model.student.roi_head.bbox_head.num_classes
     assert num_classes == {'city2foggy': 8, 'sim10k2city': 1}.get(osp.basename(config).split('_')[-1][:-3], 2)
     name = osp.basename(config)

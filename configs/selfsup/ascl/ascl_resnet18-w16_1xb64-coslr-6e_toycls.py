@@ -10,7 +10,7 @@ _base_ = [
 model = dict(
     queue_len=1024,
     bn_splits=2,
-    backbone=dict(depth=18, base_channels=16),
+    backbone=dict(type='ResNetCIFAR', depth=18, base_channels=16, strides=(2, 2, 2, 2)),
     neck=dict(in_channels=128, hid_channels=2048, out_channels=128))
 train_dataloader = dict(
     batch_size=64,
@@ -20,7 +20,7 @@ train_dataloader = dict(
         dict(type='PackSelfSupInputs'),
     ]))
 optim_wrapper = dict(optimizer=dict(lr=0.06, weight_decay=5e-4))
-max_epochs = 3
+max_epochs = 6
 param_scheduler = [dict(type='CosineAnnealingLR', T_max=max_epochs, by_epoch=True, begin=0, end=max_epochs)]
 train_cfg = dict(max_epochs=max_epochs)
 default_hooks = dict(logger=dict(interval=20), checkpoint=dict(interval=max_epochs, max_keep_ckpts=1))

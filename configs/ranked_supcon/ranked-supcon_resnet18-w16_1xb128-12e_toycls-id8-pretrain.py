@@ -1,6 +1,6 @@
 # Stage 1 of the two-stage ranked SupCon recipe: as the SupCon stage 1, with RankedSupConLoss and
 # the toy shape ranking restricted to the 8 in-distribution classes (rank temperatures 0.1/0.35/0.6).
-_base_ = './supcon_resnet18-w16_1xb128-4e_toycls-id8-pretrain.py'
+_base_ = './supcon_resnet18-w16_1xb128-12e_toycls-id8-pretrain.py'
 
 model = dict(terms=[
     dict(

@@ -3,7 +3,7 @@
 # (neck output) through a projection MLP and the labels from the data samples. The classifier's
 # own CE is switched off (loss_weight=0): stage 1 learns from the contrastive loss alone.
 # One view per image: positives are the other same-class images of the batch.
-_base_ = './ce_resnet18-w16_1xb128-4e_toycls-id8.py'
+_base_ = './ce_resnet18-w16_1xb128-12e_toycls-id8.py'
 
 _classifier = dict(
     _base_.model,

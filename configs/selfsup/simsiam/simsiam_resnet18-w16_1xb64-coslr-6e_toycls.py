@@ -9,12 +9,12 @@ _base_ = [
 # the other toy runs (with it, the random-init reference is a stack of identity blocks).
 norm_cfg = dict(type='BN1d')
 model = dict(
-    backbone=dict(depth=18, base_channels=16, norm_cfg=dict(type='BN'), zero_init_residual=False),
+    backbone=dict(type='ResNetCIFAR', depth=18, base_channels=16, strides=(2, 2, 2, 2), norm_cfg=dict(type='BN'), zero_init_residual=False),
     neck=dict(in_channels=128, hid_channels=512, out_channels=512, norm_cfg=norm_cfg),
     head=dict(predictor=dict(in_channels=512, hid_channels=128, out_channels=512, norm_cfg=norm_cfg)))
 train_dataloader = dict(batch_size=64)
 optim_wrapper = dict(optimizer=dict(lr=0.06, weight_decay=5e-4))
-max_epochs = 3
+max_epochs = 6
 param_scheduler = [dict(type='CosineAnnealingLR', T_max=max_epochs, by_epoch=True, begin=0, end=max_epochs)]
 train_cfg = dict(max_epochs=max_epochs)
 default_hooks = dict(logger=dict(interval=20), checkpoint=dict(interval=max_epochs, max_keep_ckpts=1))
