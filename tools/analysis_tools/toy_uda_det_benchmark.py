@@ -14,10 +14,10 @@ method with the ratio of the contrastive variants over the plain mean teacher.
 Finished runs are reused (``benchmark_result.json`` in their work dir), so an
 interrupted benchmark resumes where it stopped.
 
-Example (CPU; about 1 h with 2 jobs on a shared 2-core machine)::
+Example (CPU; the README's table took about 80 min with 2 jobs on a busy 2-core machine)::
 
     OMP_NUM_THREADS=1 python tools/analysis_tools/toy_uda_det_benchmark.py \
-        --seeds 0 1 2 --source-iters 250 --adapt-iters 40 --img-scale 256 128 --jobs 2
+        --seeds 0 1 2 --source-checkpoint SOURCE.pth --adapt-iters 200 --jobs 2 --eval-student
 """
 import argparse
 import json
