@@ -1,8 +1,8 @@
 _base_ = './cifar10_ssl.py'
 # The toy 10-class 32x32 set (tools/dataset_converters/make_toy_cls.py; generated on first
 # use by ToyCls) through the real CIFAR-10 loader, sized for a CPU run of a few minutes.
-# Colour is pure nuisance in this data (foreground and background colours uniform in RGB per
-# image, class = the tiled motif), so the colour jitter rotates hue over the whole circle
+# Colour is pure nuisance in this data (one random hue per image shared by motif and
+# background, class = the tiled motif), so the colour jitter rotates hue over the whole circle
 # (hue 0.5) instead of CIFAR's 0.1; crops keep at least half of the 32x32 image (the motif is
 # readable from any crop; larger crops only make a few-minute run learn faster).
 dataset_type = 'ToyCls'

@@ -5,10 +5,11 @@ _base_ = [
     '../../_base_/default_runtime_selfsup.py',
 ]
 # CPU toy run of ASCL (official m 0.99, t1 0.1, t2 0.05): weak key view, strong query view,
-# 16-wide ResNet-18; queue 1024 instead of 4096 for the 5000 toy images, BN emulated over 2
-# devices on one process (as ASCL's own SplitBatchNorm).
+# 16-wide ResNet-18; queue 128 instead of 4096 for the 5000 toy images (see the MoCo v2 toy
+# config for the measurement), BN emulated over 2 devices on one process (as ASCL's own
+# SplitBatchNorm).
 model = dict(
-    queue_len=1024,
+    queue_len=128,
     bn_splits=2,
     backbone=dict(type='ResNetCIFAR', depth=18, base_channels=16, strides=(2, 2, 2, 2)),
     neck=dict(in_channels=128, hid_channels=2048, out_channels=128))

@@ -9,6 +9,7 @@
   extra terms below are *our reading* of it (see ``docs/losses.md``).
 """
 import math
+import warnings
 from typing import List, Optional, Sequence
 
 import torch
@@ -180,6 +181,18 @@ def correlation_term(u: Tensor, eps: float = 1e-5) -> Tensor:
     return off_diag.pow(2).sum() / u.shape[1]
 
 
+def _warn_if_rank_deficient(u: Tensor) -> None:
+    """Warn (once per process, by Python's default filter) when ``n <= D`` rows of ``u``."""
+    n, d = u.shape
+    if 1 < n <= d:
+        warnings.warn(
+            f'PAUC correlation term on {n} occupied prototypes of {d}-d features: with n <= D the '
+            f'correlation matrix has rank < D and the term cannot fall below D / (n - 1) - 1 '
+            f'(= {d / (n - 1) - 1:.2f} here), so it adds a gradient it cannot satisfy. Use more '
+            'prototypes per (per-rank) batch than feature dimensions, or a small corr_weight '
+            '(the toy config measures 0.1 against 0).', UserWarning, stacklevel=3)
+
+
 @fp32_compute
 def pauc_loss(q: Tensor,
               k: Tensor,
@@ -229,6 +242,7 @@ def pauc_loss(q: Tensor,
             if uniform_weight:
                 term = term + uniform_weight * uniformity_term(u, uniform_t)
             if corr_weight:
+                _warn_if_rank_deficient(u)
                 term = term + corr_weight * correlation_term(u)
         extra.append(term)
     return loss + torch.stack(extra).mean()

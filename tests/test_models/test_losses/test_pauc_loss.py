@@ -1,4 +1,5 @@
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -175,3 +176,17 @@ def test_estimate_concentration_matches_paper_recipe():
     # degenerate: every member on its centroid
     flat = estimate_concentration(centroids[assign], assign, centroids)
     torch.testing.assert_close(flat, torch.full((11, ), 0.2, dtype=flat.dtype))
+
+
+def test_pauc_warns_when_correlation_is_rank_deficient():
+    # 6 samples in at most 3-4 occupied prototypes, 4-d features: n <= D
+    inputs = _inputs()
+    with pytest.warns(UserWarning, match=r'occupied prototypes of 4-d features'):
+        pauc_loss(*inputs)
+    # 64 samples over 40 prototypes in 4-d: n > D, no warning; corr_weight 0 never warns
+    many = _inputs(n=64, d=4, num_protos=(80, ))
+    few = _inputs()
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')
+        pauc_loss(*many)
+        pauc_loss(*few, corr_weight=0)
