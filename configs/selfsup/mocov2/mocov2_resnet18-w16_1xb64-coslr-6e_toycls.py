@@ -11,8 +11,8 @@ _base_ = [
 # shuffling BN over 2 devices (bn_splits).
 model = dict(
     # 2 batches of keys. Measured (300 iterations, kNN top-1 from 17.8): queue 1024 -> 17-30
-    # over 3 seeds with the loss near chance, 256 -> 30.6, 128 -> 40.8 and 41.7 (2 seeds). A long
-    # queue of 5000 images holds ~100 same-class keys per query and keys 16 steps stale.
+    # over 3 runs with the loss near chance, 256 -> 30.6, 128 -> 40.8 and 41.7 (2 seeds). Masking the
+    # same-class keys out of the long queue did not help (configs/selfsup/README.md).
     queue_len=128,
     momentum=0.99,
     bn_splits=2,
