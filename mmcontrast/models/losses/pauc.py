@@ -182,15 +182,16 @@ def correlation_term(u: Tensor, eps: float = 1e-5) -> Tensor:
 
 
 def _warn_if_rank_deficient(u: Tensor) -> None:
-    """Warn (once per process, by Python's default filter) when ``n <= D`` rows of ``u``."""
+    """Warn when ``u`` has ``n <= D`` rows. The text does not depend on ``n``, so Python's
+    default filter shows it once per process instead of once per batch."""
     n, d = u.shape
     if 1 < n <= d:
         warnings.warn(
-            f'PAUC correlation term on {n} occupied prototypes of {d}-d features: with n <= D the '
-            f'correlation matrix has rank < D and the term cannot fall below D / (n - 1) - 1 '
-            f'(= {d / (n - 1) - 1:.2f} here), so it adds a gradient it cannot satisfy. Use more '
+            f'PAUC correlation term with no more occupied prototypes in the batch than the {d} '
+            'feature dimensions: the correlation matrix then has rank < D and the term cannot '
+            'fall below D / (n - 1) - 1, so it adds a gradient it cannot satisfy. Use more '
             'prototypes per (per-rank) batch than feature dimensions, or a small corr_weight '
-            '(the toy config measures 0.1 against 0).', UserWarning, stacklevel=3)
+            '(configs/selfsup/README.md measures 0.1 against 0 on the toy set).', UserWarning, stacklevel=3)
 
 
 @fp32_compute

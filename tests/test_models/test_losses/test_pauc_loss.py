@@ -181,7 +181,7 @@ def test_estimate_concentration_matches_paper_recipe():
 def test_pauc_warns_when_correlation_is_rank_deficient():
     # 6 samples in at most 3-4 occupied prototypes, 4-d features: n <= D
     inputs = _inputs()
-    with pytest.warns(UserWarning, match=r'occupied prototypes of 4-d features'):
+    with pytest.warns(UserWarning, match=r'than the 4 feature dimensions'):
         pauc_loss(*inputs)
     # 64 samples over 40 prototypes in 4-d: n > D, no warning; corr_weight 0 never warns
     many = _inputs(n=64, d=4, num_protos=(80, ))
