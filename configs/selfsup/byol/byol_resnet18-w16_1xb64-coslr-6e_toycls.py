@@ -1,8 +1,7 @@
 _base_ = [
     '../../_base_/models/selfsup/byol_resnet50.py',
     '../../_base_/datasets/toy_cls_ssl.py',
-    '../../_base_/schedules/selfsup_sgd_coslr-200e.py',
-    '../../_base_/default_runtime_selfsup.py',
+    '../../_base_/schedules/selfsup_sgd_coslr-6e_toy.py',
 ]
 # CPU toy run of BYOL: BN instead of SyncBN, a 16-wide ResNet-18, 512-wide MLPs, base
 # momentum 0.99 (solo-learn's CIFAR value), asymmetric views (solarisation on the second).
@@ -19,8 +18,3 @@ train_dataloader = dict(
              transforms=[_base_.view_pipeline, _base_.solarize_view_pipeline]),
         dict(type='PackSelfSupInputs'),
     ]))
-optim_wrapper = dict(optimizer=dict(lr=0.06, weight_decay=5e-4))
-max_epochs = 6
-param_scheduler = [dict(type='CosineAnnealingLR', T_max=max_epochs, by_epoch=True, begin=0, end=max_epochs)]
-train_cfg = dict(max_epochs=max_epochs)
-default_hooks = dict(logger=dict(interval=20), checkpoint=dict(interval=max_epochs, max_keep_ckpts=1))

@@ -1,8 +1,7 @@
 _base_ = [
     '../../_base_/models/selfsup/mocov2_resnet50.py',
     '../../_base_/datasets/toy_cls_ssl.py',
-    '../../_base_/schedules/selfsup_sgd_coslr-200e.py',
-    '../../_base_/default_runtime_selfsup.py',
+    '../../_base_/schedules/selfsup_sgd_coslr-6e_toy.py',
 ]
 # CPU toy run (about 5 minutes on one core): a 16-wide ResNet-18 with the CIFAR stem on the
 # toy set, kNN monitor every epoch. (The ImageNet stem on 32x32 kept the InfoNCE loss near
@@ -20,9 +19,4 @@ model = dict(
     # BN in the projector's hidden layer (MoCo v3, BYOL; not MoCo v2). Without it the run of
     # seed 1 never left chance (loss ~4.8 = ln 129, kNN 17.1 -> 19.8); with it 17.1 -> 36.0.
     neck=dict(in_channels=128, hid_channels=512, out_channels=128, with_bn=True))
-train_dataloader = dict(batch_size=64)
-optim_wrapper = dict(optimizer=dict(lr=0.03, weight_decay=5e-4))
-max_epochs = 6
-param_scheduler = [dict(type='CosineAnnealingLR', T_max=max_epochs, by_epoch=True, begin=0, end=max_epochs)]
-train_cfg = dict(max_epochs=max_epochs)
-default_hooks = dict(logger=dict(interval=20), checkpoint=dict(interval=max_epochs, max_keep_ckpts=1))
+optim_wrapper = dict(optimizer=dict(lr=0.03))

@@ -1,8 +1,7 @@
 _base_ = [
     '../../_base_/models/selfsup/simsiam_resnet50.py',
     '../../_base_/datasets/toy_cls_ssl.py',
-    '../../_base_/schedules/selfsup_sgd_coslr-200e.py',
-    '../../_base_/default_runtime_selfsup.py',
+    '../../_base_/schedules/selfsup_sgd_coslr-6e_toy.py',
 ]
 # CPU toy run of SimSiam: BN instead of SyncBN, a 16-wide ResNet-18, 512-wide projector,
 # 128-wide predictor bottleneck (SimSiam's 4:1 ratio); no zero-init of the residual BN, as in
@@ -12,9 +11,3 @@ model = dict(
     backbone=dict(type='ResNetCIFAR', depth=18, base_channels=16, strides=(2, 2, 2, 2), norm_cfg=dict(type='BN'), zero_init_residual=False),
     neck=dict(in_channels=128, hid_channels=512, out_channels=512, norm_cfg=norm_cfg),
     head=dict(predictor=dict(in_channels=512, hid_channels=128, out_channels=512, norm_cfg=norm_cfg)))
-train_dataloader = dict(batch_size=64)
-optim_wrapper = dict(optimizer=dict(lr=0.06, weight_decay=5e-4))
-max_epochs = 6
-param_scheduler = [dict(type='CosineAnnealingLR', T_max=max_epochs, by_epoch=True, begin=0, end=max_epochs)]
-train_cfg = dict(max_epochs=max_epochs)
-default_hooks = dict(logger=dict(interval=20), checkpoint=dict(interval=max_epochs, max_keep_ckpts=1))
