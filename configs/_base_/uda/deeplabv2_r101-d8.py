@@ -1,6 +1,7 @@
 # DeepLabV2 (ResNet-101, output stride 8) for mmseg 1.x, the PCL paper's segmentation base.
 # mmseg ships DeepLabV3/V3+ only; DeepLabV2 = dilated ResNetV1c-101 + an ASPP *classifier*
-# (mmcontrast.DLV2Head: dilations 6/12/18/24, summed logits, no image pooling, no BN).
+# (mmcontrast.DLV2Head: dilations 6/12/18/24, summed logits, no image pooling, no BN). The
+# published UDA numbers sum dilations 6 and 12 only: see deeplabv2red_r101-d8.py.
 norm_cfg = dict(type='SyncBN', requires_grad=True)
 data_preprocessor = dict(
     type='SegDataPreProcessor',

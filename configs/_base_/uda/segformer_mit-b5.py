@@ -1,6 +1,5 @@
-# SegFormer MiT-B5 as in DAFormer's ablations: the stock mmseg SegFormer (all-MLP head,
-# 256 channels) with the ImageNet MiT-B5 weights. DAFormer's own ASPP context-fusion head is
-# not reproduced here.
+# MiT-B5 with the stock mmseg SegFormer head (all-MLP, 256 channels) and the ImageNet MiT-B5
+# weights. Not DAFormer's network: DAFormer fuses with a separable ASPP (daformer_mit-b5.py).
 _base_ = ['mmseg::_base_/models/segformer_mit-b0.py']
 checkpoint = 'https://download.openmmlab.com/mmsegmentation/v0.5/pretrain/segformer/mit_b5_20220624-658746d9.pth'  # noqa
 model = dict(

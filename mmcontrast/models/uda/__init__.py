@@ -1,1 +1,4 @@
 from . import det, seg  # noqa: F401
+from .ddp import UDADistributedDataParallel
+
+__all__ = ['UDADistributedDataParallel']

@@ -13,9 +13,18 @@ from mmseg.registry import MODELS as MMSEG_MODELS  # noqa: E402
 from mmcontrast.registry import MODELS  # noqa: E402
 from mmcontrast.utils.scope import build_in_scope  # noqa: E402
 
-PCL = dict(class_pcl=dict(type='mmcontrast.ClassPCLLoss', loss_weight=0.01),
-           pixel_pcl=dict(type='mmcontrast.PixelPCLLoss', loss_weight=0.01, max_pixels=32))
-FCL = dict(fcl=dict(type='mmcontrast.InfoNCELoss', loss_weight=0.01), fcl_num_pixels=16)
+PCL_LOSSES = dict(class_pcl=dict(type='mmcontrast.ClassPCLLoss', loss_weight=0.01),
+                  pixel_pcl=dict(type='mmcontrast.PixelPCLLoss', loss_weight=0.01, max_pixels=32))
+FCL_LOSSES = dict(fcl=dict(type='mmcontrast.InfoNCELoss', loss_weight=0.01))
+VIEWS = ('mmcontrast.EHTDIViews', 'mmcontrast.TargetViews', 'mmcontrast.MixedViews')
+
+
+def contrast(losses: dict, views: str = 'mmcontrast.EHTDIViews', **view_args) -> dict:
+    return dict(contrast=dict(views=dict(type=views, feature_pixels=16, **view_args), losses=losses))
+
+
+PCL = contrast(PCL_LOSSES)
+FCL = contrast(FCL_LOSSES)
 
 
 def build(**kwargs):
@@ -45,10 +54,10 @@ BASE_KEYS = {'src.decode.loss_ce', 'src.aux.loss_ce', 'mix.decode.loss_ce', 'mix
 
 @pytest.mark.parametrize('extra,keys', [
     (dict(), set()),
-    (PCL, {'tgt.loss_class_pcl', 'tgt.loss_pixel_pcl'}),
-    (FCL, {'tgt.loss_fcl'}),
-    (dict(PCL, contrast_view='mixed', strong_aug=dict(flip_prob=0.5)), {'tgt.loss_class_pcl', 'tgt.loss_pixel_pcl'}),
-    (dict(FCL, contrast_view='mixed'), {'tgt.loss_fcl'}),
+    *[(contrast(PCL_LOSSES, views), {'tgt.loss_class_pcl', 'tgt.loss_pixel_pcl'}) for views in VIEWS],
+    *[(contrast(FCL_LOSSES, views), {'tgt.loss_fcl'}) for views in VIEWS],
+    *[(dict(contrast(dict(PCL_LOSSES, **FCL_LOSSES), views), strong_aug=dict(flip_prob=0.5)),
+       {'tgt.loss_class_pcl', 'tgt.loss_pixel_pcl', 'tgt.loss_fcl'}) for views in VIEWS],
 ])
 def test_loss_keys_finite_and_backward(extra, keys):
     model = build(**extra)
@@ -61,7 +70,7 @@ def test_loss_keys_finite_and_backward(extra, keys):
 
 def test_contrast_losses_are_active_when_pseudo_labels_are_confident():
     # threshold 0 makes every pixel confident: class PCL has classes, the weight is 1
-    model = build(pseudo_threshold=0.0, **PCL, **FCL)
+    model = build(pseudo_label=dict(threshold=0.0), **contrast(dict(PCL_LOSSES, **FCL_LOSSES), 'mmcontrast.TargetViews'))
     losses = run_loss(model)
     assert losses['mix.pseudo_quality'].item() == pytest.approx(1.0)
     for key in ('tgt.loss_pixel_pcl', 'tgt.loss_fcl'):
@@ -117,20 +126,28 @@ def test_teacher_resume_and_predict_on():
     batch = dict(inputs=img, data_samples=data['data_samples']['target'])
     model.eval()
     fresh.eval()
+    assert model.semi_test_cfg['predict_on'] == 'student'  # DAFormer reports the student
+    student_logits = model.test_step(batch)[0].seg_logits.data
+    model.semi_test_cfg['predict_on'] = fresh.semi_test_cfg['predict_on'] = 'teacher'
     teacher_logits = model.test_step(batch)[0].seg_logits.data
     assert torch.equal(teacher_logits, fresh.test_step(batch)[0].seg_logits.data)
-    model.semi_test_cfg['predict_on'] = 'student'
-    student_logits = model.test_step(batch)[0].seg_logits.data
     assert not torch.equal(teacher_logits, student_logits)
     model.semi_test_cfg['predict_on'] = 'both'
     with pytest.raises(ValueError, match='predict_on'):
         model.test_step(batch)
 
 
-def test_train_keeps_teacher_in_eval_mode():
+def test_teacher_modes_follow_the_policy():
+    # DAFormer (mmseg/models/uda/dacs.py L264-268): train mode, dropout and drop-path off.
     model = build()
     model.train()
-    assert model.student.training and not model.teacher.training and not model.teacher.module.training
+    dropouts = [m for m in model.teacher.module.modules() if isinstance(m, torch.nn.Dropout2d)]
+    assert dropouts and model.teacher.module.training and not any(m.training for m in dropouts)
+    model.eval()
+    assert not model.teacher.module.training
+    legacy = build(teacher=dict(type='mmcontrast.EvalModeTeacher', alpha=0.99))
+    legacy.train()
+    assert legacy.student.training and not legacy.teacher.module.training
 
 
 def test_bad_inputs_raise_clear_errors():
@@ -141,8 +158,12 @@ def test_bad_inputs_raise_clear_errors():
     bad = dict(source=data['inputs']['source'], target=data['inputs']['target'][:, :, :16])
     with pytest.raises(ValueError, match='same shape'):
         model.loss(bad, data['data_samples'])
-    with pytest.raises(ValueError, match='contrast_view'):
-        build(contrast_view='other')
+    with pytest.raises(TypeError, match=r'contrast_view -> contrast=dict\(views='):
+        build(contrast_view='target')
+    with pytest.raises(TypeError, match='unknown arguments'):
+        build(contrast_mode='target')
+    with pytest.raises(ValueError, match='unknown keys'):
+        build(contrast=dict(view=dict()))
     with pytest.raises(ValueError, match='data_preprocessor'):
         cfg = dacs_cfg()
         cfg['segmentor'].pop('data_preprocessor')
@@ -150,7 +171,7 @@ def test_bad_inputs_raise_clear_errors():
 
 
 def test_dlv2_segmentor_with_fcl_features_from_backbone():
-    model = build(segmentor=tiny_segmentor(head='DLV2Head', aux=False), **FCL, pseudo_threshold=0.0)
+    model = build(segmentor=tiny_segmentor(head='DLV2Head', aux=False), **FCL, pseudo_label=dict(threshold=0.0))
     losses = run_loss(model)
     assert {'src.decode.loss_ce', 'mix.decode.loss_ce', 'tgt.loss_fcl'} <= set(losses)
     check_and_backward(model, losses)

@@ -45,13 +45,17 @@ def test_pseudo_labels_threshold_quality_and_margins():
     logits[0, 1] = 10.
     logits[0, 1, 0, :] = 0.  # top row: uniform -> not confident, argmax 0
     logits[1, 2] = 0.5
-    pl = make_pseudo_labels(logits, threshold=0.968, ignore_top=1, ignore_bottom=1)
+    pl = make_pseudo_labels(logits, threshold=0.968, ignore_top=1, ignore_bottom=1, quality='image')
     assert pl.quality.tolist() == pytest.approx([6 / 8, 0.0])
     assert pl.label[0, 1:].eq(1).all() and pl.label[1].eq(2).all()
     # every pixel weighs the image quality, margins weigh 0
     assert pl.weight[0, 1:3].eq(0.75).all() and pl.weight[:, 0].eq(0).all() and pl.weight[:, 3].eq(0).all()
     assert pl.confident[0].sum() == 4  # rows 1-2 only
     assert pl.in_crop[:, 1:3].all() and not pl.in_crop[:, 0].any()
+    # DAFormer's default: one weight for the batch, 6 confident of 16 pixels (dacs.py L274-278)
+    batch = make_pseudo_labels(logits, threshold=0.968, ignore_top=1, ignore_bottom=1)
+    assert batch.quality.tolist() == pytest.approx([6 / 16, 6 / 16])
+    assert batch.weight[:, 1:3].eq(6 / 16).all() and batch.weight[:, 0].eq(0).all()
     # threshold is inclusive (>=)
     exact = torch.log(torch.tensor([0.968, 0.032])).view(1, 2, 1, 1)
     assert make_pseudo_labels(exact, threshold=0.968).quality.item() == pytest.approx(1.0)

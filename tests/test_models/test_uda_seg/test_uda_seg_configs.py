@@ -15,11 +15,12 @@ CONFIGS = sorted(CONFIG_DIR.glob('*.py'))
 
 def test_the_expected_configs_exist():
     names = {p.name for p in CONFIGS}
-    for method in ('dacs', 'dacs-pcl'):
-        for model in ('deeplabv2-r101-d8', 'mit-b5-segformer'):
+    for method in ('daformer', 'daformer-pcl'):
+        for model in ('deeplabv2red-r101-d8', 'mit-b5'):
             for task in ('gta2cs', 'synthia2cs'):
                 assert f'{method}_{model}_1xb2-40k_{task}-512x512.py' in names
-    assert 'dacs-fcl_deeplabv2-r101-d8_1xb2-40k_gta2cs-512x512.py' in names
+    assert 'daformer-fcl_deeplabv2red-r101-d8_1xb2-40k_gta2cs-512x512.py' in names
+    assert 'daformer_segformer-mit-b5_1xb2-40k_gta2cs-512x512.py' in names
     for method in ('dacs', 'dacs-pcl', 'dacs-fcl'):
         assert f'{method}_deeplabv3-r18-narrow_2k_toy-src2tgt.py' in names
 
@@ -39,8 +40,17 @@ def test_config_builds(path):
         assert cfg.train_cfg.max_iters == 40000 and cfg.train_dataloader.batch_size == 2
         assert seg.data_preprocessor.size == (512, 512)
         weight = 0.008 if 'synthia' in path.stem else 0.01
-        if 'pcl' in path.stem:
-            assert model_cfg.class_pcl.loss_weight == weight and model_cfg.pixel_pcl.loss_weight == weight
+        if 'pcl' in path.stem:  # EHTDI configs/gta5.yaml and synthia.yaml NCE_weight
+            losses = model_cfg.contrast.losses
+            assert losses.class_pcl.loss_weight == weight and losses.pixel_pcl.loss_weight == weight
+            assert model_cfg.contrast.views.type == 'mmcontrast.EHTDIViews' and losses.pixel_pcl.max_pixels is None
+        # The DAFormer recipe; no best-checkpoint selection on the target val set.
+        assert model_cfg.teacher.type == 'mmcontrast.DAFormerTeacher' and model_cfg.teacher.alpha == 0.999
+        assert model_cfg.predict_on == 'student' and cfg.default_hooks.checkpoint.save_best is None
+        head = seg.decode_head
+        if 'deeplabv2red' in path.stem:
+            assert tuple(head.dilations) == (6, 12)
+        assert (head.type == 'mmcontrast.DAFormerHead') == ('_mit-b5_' in path.name)
         if 'synthia' in path.stem:
             assert cfg.val_evaluator.type == 'mmcontrast.SubsetIoUMetric'
     # Meta tensors make building the big models free; MiT reads its drop-path rates with
@@ -53,6 +63,6 @@ def test_config_builds(path):
     expected = {'deeplabv2': (40e6, 50e6), 'mit-b5': (80e6, 90e6), 'toy': (0.5e6, 5e6)}
     low, high = next(v for k, v in expected.items() if k in path.stem)
     assert low < params < high, params
-    assert (model.class_pcl is not None) == ('pcl' in path.stem.split('_')[0])
-    assert (model.fcl is not None) == ('fcl' in path.stem.split('_')[0])
+    assert ('class_pcl' in model.contrast_losses) == ('pcl' in path.stem.split('_')[0])
+    assert ('fcl' in model.contrast_losses) == ('fcl' in path.stem.split('_')[0])
     assert (model.feature_dist is not None) == real

@@ -36,7 +36,7 @@ def tiny_segmentor(num_classes: int = NUM_CLASSES, aux: bool = True, head: str =
 
 
 def dacs_cfg(**kwargs) -> dict:
-    cfg = dict(type='mmcontrast.DACSSegmentor', segmentor=tiny_segmentor(), pseudo_threshold=0.3)
+    cfg = dict(type='mmcontrast.DACSSegmentor', segmentor=tiny_segmentor(), pseudo_label=dict(threshold=0.3))
     cfg.update(copy.deepcopy(kwargs))
     return cfg
 

@@ -1,8 +1,17 @@
-"""ClassMix (Olsson et al., WACV 2021) as used by DACS: paste source classes onto target."""
+"""ClassMix (Olsson et al., WACV 2021) as used by DACS: paste source classes onto target.
+
+Which source classes are pasted is a registered *class sampler* (``mix=dict(type=...)``):
+
+- :class:`DAFormerClassMix` (default): DAFormer's ``get_class_masks``.
+- :class:`PerImageClassMix`: half of each image's own labelled classes (a named deviation).
+"""
 from typing import Optional, Tuple
 
+import numpy as np
 import torch
 from torch import Tensor
+
+from mmcontrast.registry import MODELS
 
 
 def class_mix_masks(src_label: Tensor, ignore_index: int = 255, generator: Optional[torch.Generator] = None) -> Tensor:
@@ -19,9 +28,7 @@ def class_mix_masks(src_label: Tensor, ignore_index: int = 255, generator: Optio
     Returns:
         Tensor: ``[B, H, W]`` bool masks (True = take the source pixel).
     """
-    if src_label.dim() != 3 or src_label.is_floating_point():
-        raise ValueError(f'src_label must be an integer [B, H, W] tensor, got {src_label.dtype} '
-                         f'{tuple(src_label.shape)}')
+    _check_label(src_label)
     masks = []
     for label in src_label:
         classes = label.unique()
@@ -30,6 +37,46 @@ def class_mix_masks(src_label: Tensor, ignore_index: int = 255, generator: Optio
         perm = torch.randperm(classes.numel(), generator=generator)[:num_pick].to(classes.device)
         masks.append(torch.isin(label, classes[perm]))
     return torch.stack(masks)
+
+
+def _check_label(src_label: Tensor) -> None:
+    if src_label.dim() != 3 or src_label.is_floating_point():
+        raise ValueError(f'src_label must be an integer [B, H, W] tensor, got {src_label.dtype} '
+                         f'{tuple(src_label.shape)}')
+
+
+@MODELS.register_module()
+class DAFormerClassMix:
+    """DAFormer's class sampler (``mmseg/models/utils/dacs_transforms.py`` L90-99).
+
+    The candidate classes are the unique labels of the **whole source batch**
+    (``torch.unique(labels)``, not of the image), and the ignore label is one of them.
+    For every image, ``(n + n % 2) / 2`` of the ``n`` candidates are drawn without
+    replacement with ``np.random.choice``. Two quirks follow and are kept on purpose
+    because DAFormer's numbers were made with them: a drawn class may be absent from
+    the image (fewer pixels are pasted), and a drawn ignore label pastes the source's
+    unlabelled pixels, which stay ignored in the mixed label.
+    """
+
+    def __call__(self, src_label: Tensor, ignore_index: int = 255) -> Tensor:
+        """Return ``[B, H, W]`` bool masks (True = take the source pixel)."""
+        _check_label(src_label)
+        classes = torch.unique(src_label)
+        num = classes.numel()
+        masks = []
+        for label in src_label:
+            choice = np.random.choice(num, (num + num % 2) // 2, replace=False)
+            masks.append(torch.isin(label, classes[torch.as_tensor(choice, dtype=torch.long, device=classes.device)]))
+        return torch.stack(masks)
+
+
+@MODELS.register_module()
+class PerImageClassMix:
+    """Half of each image's own labelled classes, never the ignore label (see :func:`class_mix_masks`)."""
+
+    def __call__(self, src_label: Tensor, ignore_index: int = 255) -> Tensor:
+        """Return ``[B, H, W]`` bool masks (True = take the source pixel)."""
+        return class_mix_masks(src_label, ignore_index)
 
 
 def mix(mask: Tensor, src: Tensor, tgt: Tensor) -> Tensor:
@@ -54,7 +101,8 @@ def mix(mask: Tensor, src: Tensor, tgt: Tensor) -> Tensor:
 
 
 def class_mix(src_img: Tensor, tgt_img: Tensor, src_label: Tensor, tgt_label: Tensor, src_weight: Tensor,
-              tgt_weight: Tensor, ignore_index: int = 255) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
+              tgt_weight: Tensor, ignore_index: int = 255,
+              mask: Optional[Tensor] = None) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
     """ClassMix of a source and a target batch, image i with image i.
 
     Args:
@@ -65,9 +113,12 @@ def class_mix(src_img: Tensor, tgt_img: Tensor, src_label: Tensor, tgt_label: Te
         src_weight (Tensor): ``[B, H, W]`` pixel weights of the source pixels (usually 1).
         tgt_weight (Tensor): ``[B, H, W]`` pixel weights of the pseudo-labels.
         ignore_index (int): Never-pasted label. Defaults to 255.
+        mask (Tensor, optional): ``[B, H, W]`` bool source mask from a class sampler.
+            Defaults to :func:`class_mix_masks`.
 
     Returns:
         tuple: Mixed image, mixed label, mixed weight and the ``[B, H, W]`` mask.
     """
-    mask = class_mix_masks(src_label, ignore_index)
+    if mask is None:
+        mask = class_mix_masks(src_label, ignore_index)
     return (mix(mask, src_img, tgt_img), mix(mask, src_label, tgt_label), mix(mask, src_weight, tgt_weight), mask)

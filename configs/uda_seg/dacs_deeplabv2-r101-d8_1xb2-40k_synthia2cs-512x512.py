@@ -1,7 +1,0 @@
-# SYNTHIA -> Cityscapes, self-training (DACS, RCS, ImageNet FD) with DeepLabV2-R101; reports mIoU16/mIoU13.
-_base_ = [
-    '../_base_/uda/dacs_deeplabv2-r101-d8.py', '../_base_/uda/synthia2cs-512x512.py',
-    '../_base_/uda/uda_runtime_adamw-poly_40k.py'
-]
-train_dataloader = dict(dataset=dict(rare_class_sampling=dict(class_temp=0.01, min_pixels=3000, min_crop_ratio=0.5)))
-default_hooks = dict(checkpoint=dict(save_best='teacher/mIoU16'))

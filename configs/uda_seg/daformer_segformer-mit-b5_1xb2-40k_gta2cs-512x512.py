@@ -1,0 +1,7 @@
+# DAFormer's recipe with MiT-B5 and the stock SegFormer head (not DAFormer's ASPP fusion), GTA5 -> Cityscapes.
+_base_ = [
+    '../_base_/uda/segformer_mit-b5.py', '../_base_/uda/gta2cs-512x512.py',
+    '../_base_/uda/uda_runtime_adamw-poly_40k.py', '../_base_/uda/recipes/daformer.py'
+]
+model = dict(_delete_=True, type='mmcontrast.DACSSegmentor', segmentor=_base_.model, **_base_.uda)
+train_dataloader = dict(dataset=dict(rare_class_sampling=dict(class_temp=0.01, min_pixels=3000, min_crop_ratio=0.5)))

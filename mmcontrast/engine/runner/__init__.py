@@ -1,0 +1,3 @@
+from .uda_val_loop import LabelledTeacherStudentValLoop
+
+__all__ = ['LabelledTeacherStudentValLoop']
