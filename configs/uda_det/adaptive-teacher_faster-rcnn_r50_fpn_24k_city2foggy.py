@@ -1,5 +1,5 @@
 # Mean teacher + image-level adversarial alignment (gradient reversal on the coarsest FPN level),
-# as in Adaptive Teacher, for city2foggy. Add contrast_loss/contrast_cfg from the PCL config to
+# as in Adaptive Teacher, for city2foggy. Add model.contrast from the PCL config to
 # combine both. The discriminator is idle during burn-in, hence find_unused_parameters.
 _base_ = ['./mean-teacher_faster-rcnn_r50_fpn_24k_city2foggy.py']
 

@@ -2,5 +2,14 @@
 _base_ = ['./mean-teacher_faster-rcnn_r50_fpn_24k_city2foggy.py']
 
 model = dict(
-    contrast_loss=dict(type='mmcontrast.PCLLoss', scale=20.0, loss_weight=0.5),
-    contrast_cfg=dict(target='cls_score', boxes=('pseudo', 'proposals'), num_proposals=64))
+    contrast=dict(
+        # the same boxes (teacher pseudo-boxes + 64 sampled teacher proposals) in the weak and strong view
+        views=dict(
+            type='mmcontrast.RoIBoxPairViews',
+            target='cls_score',
+            boxes=('pseudo', 'proposals'),
+            pseudo_thr=None,  # None: semi_train_cfg.cls_pseudo_thr
+            num_proposals=64,
+            min_box_wh=(4.0, 4.0)),
+        # logged as unsup_loss_pcl
+        losses=dict(pcl=dict(type='mmcontrast.PCLLoss', scale=20.0, loss_weight=0.5))))

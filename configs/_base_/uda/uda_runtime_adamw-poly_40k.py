@@ -2,7 +2,7 @@
 # paramwise_cfg of configs/daformer/*.py): AdamW 6e-5, head x10, no weight decay on norms and
 # position blocks; poly decay (power 1) over the full 40k iterations, multiplied by a linear
 # warm-up from 1e-6 over the first 1.5k (mmcv's PolyLrUpdaterHook with warmup='linear').
-# Chained in mmengine, LinearLR x PolyLR gives the same lr: 5.775e-5 at iteration 1500.
+# Chained in mmengine, LinearLR x PolyLR gives the same lr to 1e-9: 5.775e-5 at iteration 1500.
 # Evaluates the student and the EMA teacher every 4k iterations; DAFormer reports the student
 # at the final iteration, so no best-checkpoint selection on the target val set (opt in with
 # default_hooks.checkpoint.save_best='student/mIoU' if you really want it).
@@ -20,7 +20,8 @@ optim_wrapper = dict(
                for i in range(4)}
         }))
 param_scheduler = [
-    dict(type='LinearLR', start_factor=1e-6, by_epoch=False, begin=0, end=1500),
+    # end=1501: mmengine's linear scheduler reaches end_factor at step end - 1, mmcv's warm-up at 1500.
+    dict(type='LinearLR', start_factor=1e-6, by_epoch=False, begin=0, end=1501),
     dict(type='PolyLR', power=1.0, eta_min=0.0, by_epoch=False, begin=0, end=40000),
 ]
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=40000, val_interval=4000)

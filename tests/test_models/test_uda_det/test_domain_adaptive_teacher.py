@@ -5,10 +5,16 @@ import pytest
 import torch
 from mmengine.logging import MessageHub
 
-from mmcontrast.models.uda.det import DomainAdaptiveTeacher, ImageDomainDiscriminator, gradient_reversal
+from mmcontrast.models.uda.det import DomainAdaptiveTeacher, ImageDomainDiscriminator, RoIBoxPairViews, \
+    gradient_reversal
 
 PCL = dict(type='mmcontrast.PCLLoss', scale=20.0, loss_weight=0.5)
 FCL = dict(type='mmcontrast.InfoNCELoss', temperature=0.1, loss_weight=0.5)
+
+
+def contrast(views: dict = None, **losses) -> dict:
+    """``contrast=dict(views=..., losses=...)``; ``views`` without ``type`` (the default is used)."""
+    return dict(views=views or {}, losses=losses)
 
 
 def hflip(width: int = 64) -> np.ndarray:
@@ -35,7 +41,7 @@ def total(model: DomainAdaptiveTeacher, losses: dict) -> torch.Tensor:
 def test_losses_with_pcl_and_discriminator(tiny_detector, make_batch):
     model = build(
         tiny_detector,
-        contrast_loss=PCL,
+        contrast=contrast(pcl=PCL),
         domain_discriminator=dict(type='mmcontrast.ImageDomainDiscriminator', in_channels=16,
                                   feat_channels=(8, )))
     losses = model.loss(*make_batch())
@@ -56,15 +62,15 @@ def test_losses_with_pcl_and_discriminator(tiny_detector, make_batch):
 
 
 def test_contrast_boxes_are_projected_between_views(tiny_detector, make_batch):
-    model = build(tiny_detector, contrast_loss=PCL, contrast_cfg=dict(boxes=('proposals', ), num_proposals=8))
+    model = build(tiny_detector, contrast=contrast(dict(boxes=('proposals', ), num_proposals=8), pcl=PCL))
     seen = []
-    roi_outputs = model._roi_outputs
+    roi_outputs = model.contrast_views.roi_outputs
 
-    def spy(feats, boxes):
+    def spy(roi_head, feats, boxes):
         seen.append([b.detach().clone() for b in boxes])
-        return roi_outputs(feats, boxes)
+        return roi_outputs(roi_head, feats, boxes)
 
-    model._roi_outputs = spy
+    model.contrast_views.roi_outputs = spy
     model.loss(*make_batch(strong_homography=hflip()))
     weak, strong = seen
     assert sum(len(b) for b in weak) > 0
@@ -77,28 +83,28 @@ def test_contrast_boxes_are_projected_between_views(tiny_detector, make_batch):
 
 def test_pcl_contrasts_class_probabilities_and_fcl_roi_features(tiny_detector, make_batch):
     outputs = {}
-    for name, loss, target in (('pcl', PCL, 'cls_score'), ('infonce', FCL, 'roi_feat')):
-        model = build(tiny_detector, contrast_loss=loss, contrast_cfg=dict(target=target))
-        model.contrast_loss.forward = lambda a, b, _m=model.contrast_loss.forward, _n=name: (
-            outputs.setdefault(_n, (a, b)), _m(a, b))[1]
+    for name, loss, target in (('pcl', PCL, 'cls_score'), ('fcl', FCL, 'roi_feat')):
+        model = build(tiny_detector, contrast=contrast(dict(target=target), **{name: loss}))
+        module = model.contrast_losses[name]
+        module.forward = lambda a, b, _m=module.forward, _n=name: (outputs.setdefault(_n, (a, b)), _m(a, b))[1]
         losses = model.loss(*make_batch())
         assert torch.isfinite(losses[f'unsup_loss_{name}'])
     assert outputs['pcl'][0].shape[1] == 3  # person, car, background
-    assert outputs['infonce'][0].shape[1] == 32  # fc_out_channels of the shared fcs
+    assert outputs['fcl'][0].shape[1] == 32  # fc_out_channels of the shared fcs
     assert outputs['pcl'][0].shape == outputs['pcl'][1].shape
 
 
-@pytest.mark.parametrize('contrast', [PCL, FCL])
-def test_degenerate_target_batch_is_finite(tiny_detector, make_batch, contrast):
+@pytest.mark.parametrize('loss', [PCL, FCL])
+def test_degenerate_target_batch_is_finite(tiny_detector, make_batch, loss):
     # score threshold 1.0: no pseudo-box; boxes=('pseudo',): no proposals either
+    name = 'pcl' if loss is PCL else 'fcl'
     model = build(
         tiny_detector,
         semi_train_cfg=dict(cls_pseudo_thr=1.0),
-        contrast_loss=contrast,
-        contrast_cfg=dict(boxes=('pseudo', ), target='cls_score' if contrast is PCL else 'roi_feat'))
+        contrast=contrast(dict(boxes=('pseudo', ), target='cls_score' if loss is PCL else 'roi_feat'),
+                          **{name: loss}))
     losses = model.loss(*make_batch())
-    name = [k for k in losses if k.startswith('unsup_loss_') and k[11:] in ('pcl', 'infonce')][0]
-    assert losses[name].item() == 0
+    assert losses[f'unsup_loss_{name}'].item() == 0
     assert losses['unsup_loss_cls'].item() == 0  # no pseudo-box: target term switched off
     assert losses['unsup_num_pseudo_boxes'] == 0 and losses['unsup_num_contrast_boxes'] == 0
     loss = total(model, losses)
@@ -109,14 +115,15 @@ def test_degenerate_target_batch_is_finite(tiny_detector, make_batch, contrast):
 
 def test_boxes_moved_out_of_the_strong_view_are_dropped(tiny_detector, make_batch):
     shift_away = np.array([[1., 0., 500.], [0., 1., 0.], [0., 0., 1.]])
-    model = build(tiny_detector, contrast_loss=PCL)
+    model = build(tiny_detector, contrast=contrast(pcl=PCL))
     losses = model.loss(*make_batch(strong_homography=shift_away))
     assert losses['unsup_loss_pcl'].item() == 0
     assert torch.isfinite(total(model, losses))
 
 
 def test_burn_in_then_teacher_reset(tiny_detector, make_batch):
-    model = build(tiny_detector, semi_train_cfg=dict(burn_in_iters=2, cls_pseudo_thr=0.3), contrast_loss=PCL)
+    model = build(
+        tiny_detector, semi_train_cfg=dict(burn_in_iters=2, cls_pseudo_thr=0.3), contrast=contrast(pcl=PCL))
     with torch.no_grad():
         model.student.roi_head.bbox_head.fc_cls.weight.add_(1.0)
     hub = MessageHub.get_current_instance()
@@ -157,14 +164,88 @@ def test_gradient_reversal():
 
 
 def test_bad_config_is_rejected(tiny_detector):
-    with pytest.raises(ValueError, match='contrast_cfg.target'):
-        build(tiny_detector, contrast_loss=PCL, contrast_cfg=dict(target='logits'))
-    with pytest.raises(ValueError, match='unknown contrast_cfg'):
-        build(tiny_detector, contrast_loss=PCL, contrast_cfg=dict(num_proposal=4))
-    with pytest.raises(ValueError, match='boxes'):
-        build(tiny_detector, contrast_loss=PCL, contrast_cfg=dict(boxes=('gt', )))
+    with pytest.raises(ValueError, match='contrast.views.target'):
+        build(tiny_detector, contrast=contrast(dict(target='logits'), pcl=PCL))
+    with pytest.raises(ValueError, match=r"unknown contrast.views keys \['num_proposal'\].*valid: \['boxes', "
+                       r"'min_box_wh', 'num_proposals', 'pseudo_thr', 'target'\]"):
+        build(tiny_detector, contrast=contrast(dict(num_proposal=4), pcl=PCL))
+    with pytest.raises(ValueError, match='contrast.views.boxes'):
+        build(tiny_detector, contrast=contrast(dict(boxes=('gt', )), pcl=PCL))
+    with pytest.raises(ValueError, match=r"unknown contrast keys \['loss'\]"):
+        build(tiny_detector, contrast=dict(loss=dict(pcl=PCL)))
+    with pytest.raises(ValueError, match='contrast.losses must map a name'):
+        build(tiny_detector, contrast=dict(losses=[PCL]))
+    with pytest.raises(ValueError, match='loss name'):
+        build(tiny_detector, contrast=dict(losses={'unsup.pcl': PCL}))
     with pytest.raises(ValueError, match='cls_pseudo_thr'):
         build(tiny_detector, semi_train_cfg=dict(cls_pseudo_thr=1.5))
+
+
+def test_views_type_defaults_and_options(tiny_detector):
+    model = build(tiny_detector, contrast=dict(losses=dict(pcl=PCL)))  # no views at all
+    views = model.contrast_views
+    assert isinstance(views, RoIBoxPairViews)
+    assert (views.target, views.boxes, views.pseudo_thr, views.num_proposals, views.min_box_wh) == \
+        ('cls_score', ('pseudo', 'proposals'), None, 64, (4.0, 4.0))
+    model = build(
+        tiny_detector,
+        contrast=contrast(
+            dict(type='mmcontrast.RoIBoxPairViews', boxes=['pseudo'], pseudo_thr=0.5, min_box_wh=[2, 3]), pcl=PCL))
+    assert (model.contrast_views.boxes, model.contrast_views.pseudo_thr, model.contrast_views.min_box_wh) == \
+        (('pseudo', ), 0.5, (2, 3))
+    # off: no contrast, no losses, or every loss set to None (as a derived config may do)
+    for off in (build(tiny_detector), build(tiny_detector, contrast=dict(views=dict(target='roi_feat'))),
+                build(tiny_detector, contrast=contrast(pcl=None))):
+        assert isinstance(off.contrast_views, RoIBoxPairViews) and len(off.contrast_losses) == 0
+    # unprefixed types resolve in the mmcontrast scope whatever the default scope is (as in the seg wrapper)
+    unprefixed = dict(views=dict(type='RoIBoxPairViews'), losses=dict(pcl=dict(PCL, type='PCLLoss')))
+    model = build(tiny_detector, contrast=unprefixed)
+    assert isinstance(model.contrast_views, RoIBoxPairViews) and type(model.contrast_losses.pcl).__name__ == 'PCLLoss'
+
+
+def test_no_contrast_loss_logs_no_contrast_keys(tiny_detector, make_batch):
+    losses = build(tiny_detector).loss(*make_batch())
+    assert not any('contrast' in k or k.startswith('unsup_loss_pcl') for k in losses)
+
+
+@pytest.mark.parametrize('old', [
+    dict(contrast_loss=PCL),
+    dict(contrast_cfg=dict(target='roi_feat')),
+    dict(contrast_loss=FCL, contrast_cfg=dict(target='roi_feat', boxes=('pseudo', ), num_proposals=32)),
+])
+def test_old_contrast_arguments_give_a_clear_error(tiny_detector, old):
+    with pytest.raises(TypeError, match=r'no longer takes contrast_loss/contrast_cfg.*\n    contrast=dict\(views=dict'
+                       r"\(type='mmcontrast.RoIBoxPairViews'") as info:
+        build(tiny_detector, **old)
+    message = str(info.value)
+    if 'contrast_loss' in old:
+        name = 'pcl' if old['contrast_loss'] is PCL else 'fcl'
+        assert f"losses=dict({name}=dict(type='{old['contrast_loss']['type']}'" in message
+    if 'contrast_cfg' in old:
+        assert "target='roi_feat'" in message
+    if old.get('contrast_cfg', {}).get('boxes'):
+        assert "boxes=('pseudo',), num_proposals=32" in message
+    # the printed shape is itself a valid config
+    snippet = message.split('\n    contrast=', 1)[1]
+    model = build(tiny_detector, contrast=eval(snippet, {'dict': dict}))  # noqa: S307 - our own message
+    assert model.contrast_losses is not None
+
+
+def test_two_named_losses_are_both_logged(tiny_detector, make_batch):
+    model = build(tiny_detector, contrast=contrast(pcl=PCL, pcl_strong=dict(PCL, scale=40.0)))
+    seen = {}
+    for name, module in model.contrast_losses.items():
+        module.forward = lambda a, b, _m=module.forward, _n=name: (seen.setdefault(_n, (a, b)), _m(a, b))[1]
+    losses = model.loss(*make_batch())
+    assert losses['unsup_loss_pcl'].item() > 0 and losses['unsup_loss_pcl_strong'].item() > 0
+    assert losses['unsup_loss_pcl'].item() != losses['unsup_loss_pcl_strong'].item()
+    # both losses see the very same RoI outputs (one RoI forward per view)
+    assert seen['pcl'][0] is seen['pcl_strong'][0] and seen['pcl'][1] is seen['pcl_strong'][1]
+    assert torch.isfinite(total(model, losses))
+    # with no pair left every named loss is a zero connected to the graph
+    shift_away = np.array([[1., 0., 500.], [0., 1., 0.], [0., 0., 1.]])
+    losses = model.loss(*make_batch(strong_homography=shift_away))
+    assert losses['unsup_loss_pcl'].item() == 0 and losses['unsup_loss_pcl_strong'].item() == 0
 
 
 def test_plain_detector_checkpoint_initialises_teacher_and_student(tiny_detector, tmp_path):

@@ -50,11 +50,14 @@ def test_config_builds(config):
     assert num_classes == {'city2foggy': 8, 'sim10k2city': 1}.get(osp.basename(config).split('_')[-1][:-3], 2)
     name = osp.basename(config)
     if name.startswith('mean-teacher-pcl'):
-        assert type(model.contrast_loss).__name__ == 'PCLLoss' and model.contrast_loss.scale == 20.0
-        assert model.contrast_cfg['target'] == 'cls_score'
+        assert list(model.contrast_losses) == ['pcl']
+        pcl = model.contrast_losses['pcl']
+        assert type(pcl).__name__ == 'PCLLoss' and pcl.scale == 20.0
+        assert model.contrast_views.target == 'cls_score'
     elif name.startswith('mean-teacher-fcl'):
-        assert type(model.contrast_loss).__name__ == 'InfoNCELoss'
-        assert model.contrast_cfg['target'] == 'roi_feat'
+        assert list(model.contrast_losses) == ['fcl']
+        assert type(model.contrast_losses['fcl']).__name__ == 'InfoNCELoss'
+        assert model.contrast_views.target == 'roi_feat'
     else:
-        assert model.contrast_loss is None
+        assert len(model.contrast_losses) == 0
     assert (model.domain_discriminator is not None) == name.startswith('adaptive-teacher')

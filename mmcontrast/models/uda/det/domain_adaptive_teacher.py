@@ -16,34 +16,25 @@ the strong view (for the pseudo-label loss and the contrastive loss) and the wea
 view (only for the contrastive loss).
 """
 import copy
-from contextlib import contextmanager
-from typing import Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Sequence, Tuple
 
 import torch
 from mmdet.models.detectors import SemiBaseDetector, TwoStageDetector
 from mmdet.models.utils import filter_gt_instances, rename_loss_dict, reweight_loss_dict
 from mmdet.structures import SampleList
-from mmdet.structures.bbox import bbox2roi, bbox_project
+from mmdet.structures.bbox import bbox_project
 from mmdet.utils import ConfigType, OptConfigType, OptMultiConfig
 from mmengine.config import ConfigDict
 from mmengine.logging import MessageHub, print_log
 from torch import Tensor, nn
 
 from mmcontrast.registry import MODELS
+from mmcontrast.utils.scope import build_in_scope
+from .contrast_views import RoIBoxPairViews  # noqa: F401  (registers the default views)
 
-_CONTRAST_TARGETS = ('cls_score', 'roi_feat')
-_CONTRAST_BOXES = ('pseudo', 'proposals')
-
-
-@contextmanager
-def _capture_input(module: nn.Module) -> Iterator[List[Tensor]]:
-    """Record the first positional input of every ``module`` call inside the block."""
-    store: List[Tensor] = []
-    handle = module.register_forward_pre_hook(lambda _, args: store.append(args[0]))
-    try:
-        yield store
-    finally:
-        handle.remove()
+_DEFAULT_VIEWS = 'mmcontrast.RoIBoxPairViews'
+# What a ``contrast.views`` object must provide (see RoIBoxPairViews).
+_VIEWS_METHODS = ('check_bbox_head', 'select_boxes', 'pair_boxes', 'roi_outputs')
 
 
 @MODELS.register_module()
@@ -73,37 +64,48 @@ class DomainAdaptiveTeacher(SemiBaseDetector):
               teacher is reset to the student (a no-op when resuming later).
         semi_test_cfg (dict, optional): ``predict_on`` ('teacher' or 'student').
             Defaults to ``dict(predict_on='teacher')``.
-        contrast_loss (dict, optional): Contrastive loss across the two target views,
-            e.g. ``dict(type='mmcontrast.PCLLoss', scale=20.0, loss_weight=0.1)``. Called
-            as ``loss(outputs_weak [N, D], outputs_strong [N, D])``. None disables it.
-        contrast_cfg (dict, optional): Which outputs and boxes the contrastive loss uses:
+        contrast (dict, optional): Contrastive losses across the two target views, the
+            same shape as in the UDA segmentation wrapper. None (default) or no losses
+            disables them::
 
-            - ``target`` (str): 'cls_score' (RoI class logits, C+1; PCL turns them into
-              probabilities) or 'roi_feat' (input of the classifier fc, for FCL).
-              Default 'cls_score'.
-            - ``boxes`` (tuple): any of 'pseudo' (teacher boxes with score >=
-              ``pseudo_thr``) and 'proposals' (random teacher RPN proposals).
-              Default ('pseudo', 'proposals').
-            - ``pseudo_thr`` (float): defaults to ``cls_pseudo_thr``.
-            - ``num_proposals`` (int): proposals sampled per image. Default 64.
-            - ``min_box_wh`` (tuple): boxes smaller than this (pixels) in either
-              view after projection are dropped. Default (4, 4).
+                contrast=dict(
+                    views=dict(type='mmcontrast.RoIBoxPairViews', target='cls_score',
+                               boxes=('pseudo', 'proposals'), pseudo_thr=None,
+                               num_proposals=64, min_box_wh=(4.0, 4.0)),
+                    losses=dict(pcl=dict(type='mmcontrast.PCLLoss', scale=20.0, loss_weight=0.1)))
+
+            - ``views`` (dict, optional): How the two views are built; ``type``
+              defaults to ``'mmcontrast.RoIBoxPairViews'`` and the other keys are its
+              options (see :class:`RoIBoxPairViews`: ``target`` 'cls_score' or
+              'roi_feat', ``boxes``, ``pseudo_thr`` (None: ``cls_pseudo_thr``),
+              ``num_proposals``, ``min_box_wh``). Defaults to ``dict()``.
+            - ``losses`` (dict, optional): Name -> loss config; a None config is dropped
+              (so a derived config can switch one off). Each loss is called as
+              ``loss(outputs_weak [N, D], outputs_strong [N, D])`` on the same box pairs
+              and logged as ``unsup_loss_<name>``. Defaults to ``dict()`` (off).
         domain_discriminator (dict, optional): e.g.
             ``dict(type='mmcontrast.ImageDomainDiscriminator', in_channels=256)``.
             None disables adversarial alignment.
         data_preprocessor (dict, optional): Usually ``MultiBranchDataPreprocessor``.
         init_cfg (dict or list[dict], optional): Initialisation config.
+        contrast_loss: Removed; passing it raises a TypeError that prints the
+            equivalent ``contrast=dict(...)``.
+        contrast_cfg: Removed; as ``contrast_loss`` (its keys are now ``contrast.views``).
     """
 
     def __init__(self,
                  detector: ConfigType,
                  semi_train_cfg: OptConfigType = None,
                  semi_test_cfg: OptConfigType = None,
-                 contrast_loss: OptConfigType = None,
-                 contrast_cfg: OptConfigType = None,
+                 contrast: OptConfigType = None,
                  domain_discriminator: OptConfigType = None,
                  data_preprocessor: OptConfigType = None,
-                 init_cfg: OptMultiConfig = None) -> None:
+                 init_cfg: OptMultiConfig = None,
+                 contrast_loss: OptConfigType = None,
+                 contrast_cfg: OptConfigType = None) -> None:
+        if contrast_loss is not None or contrast_cfg is not None:
+            # Fail before building anything, so the message is the first thing the user sees.
+            raise TypeError(_removed_arguments_message(contrast_loss, contrast_cfg))
         train_cfg = dict(
             freeze_teacher=True,
             sup_weight=1.0,
@@ -128,30 +130,50 @@ class DomainAdaptiveTeacher(SemiBaseDetector):
             raise TypeError('DomainAdaptiveTeacher needs a two-stage detector with an RPN and a RoI head '
                             f'(e.g. FasterRCNN), got {type(self.student).__name__}')
 
-        self.contrast_loss = MODELS.build(contrast_loss) if contrast_loss is not None else None
-        cfg = dict(target='cls_score', boxes=_CONTRAST_BOXES, pseudo_thr=None, num_proposals=64,
-                   min_box_wh=(4.0, 4.0))
-        unknown = set(contrast_cfg or {}) - set(cfg)
-        if unknown:
-            raise ValueError(f'unknown contrast_cfg keys {sorted(unknown)}; valid: {sorted(cfg)}')
-        cfg.update(contrast_cfg or {})
-        if cfg['target'] not in _CONTRAST_TARGETS:
-            raise ValueError(f'contrast_cfg.target must be one of {_CONTRAST_TARGETS}, got {cfg["target"]!r}')
-        cfg['boxes'] = tuple(cfg['boxes'])
-        if not cfg['boxes'] or not set(cfg['boxes']) <= set(_CONTRAST_BOXES):
-            raise ValueError(f'contrast_cfg.boxes must be a non-empty subset of {_CONTRAST_BOXES}, '
-                             f'got {cfg["boxes"]}')
-        if cfg['pseudo_thr'] is None:
-            cfg['pseudo_thr'] = train_cfg['cls_pseudo_thr']
-        self.contrast_cfg = cfg
-        bbox_head = self.student.roi_head.bbox_head
-        if self.contrast_loss is not None and cfg['target'] == 'cls_score' and (
-                bbox_head.custom_cls_channels or bbox_head.fc_cls.out_features != bbox_head.num_classes + 1):
-            raise ValueError('PCL on RoI class probabilities needs a softmax classifier with '
-                             f'num_classes + 1 = {bbox_head.num_classes + 1} outputs (background last)')
+        self.contrast_views, self.contrast_losses = self._build_contrast(contrast)
 
         self.domain_discriminator = (
             MODELS.build(domain_discriminator) if domain_discriminator is not None else None)
+
+    def _build_contrast(self, contrast: OptConfigType) -> Tuple[Any, nn.ModuleDict]:
+        """Build ``contrast['views']`` and the named ``contrast['losses']``.
+
+        As in the segmentation wrapper, the views are always built (the default ones when
+        ``contrast`` is None) and the losses may be empty, which switches the term off; a
+        loss set to None (e.g. by a derived config) is dropped.
+        """
+        if contrast is not None and not isinstance(contrast, dict):
+            raise TypeError(f'contrast must be a dict(views=..., losses=...) or None, got {type(contrast).__name__}')
+        contrast = dict(contrast or {})
+        unknown = set(contrast) - {'views', 'losses'}
+        if unknown:
+            raise ValueError(f'unknown contrast keys {sorted(unknown)}; valid: [\'losses\', \'views\']')
+        loss_cfgs = contrast.get('losses') or {}
+        if not isinstance(loss_cfgs, dict):
+            raise ValueError('contrast.losses must map a name to a loss config, e.g. '
+                             "losses=dict(pcl=dict(type='mmcontrast.PCLLoss', scale=20.0, loss_weight=0.1)); "
+                             f'got {loss_cfgs!r}')
+        losses = nn.ModuleDict()
+        for name, cfg in loss_cfgs.items():
+            if cfg is None:
+                continue
+            # The name becomes a log key and a ModuleDict key (no dots allowed there).
+            if not isinstance(name, str) or not name.isidentifier():
+                raise ValueError(f'contrast.losses: loss name {name!r} must be an identifier such as "pcl"')
+            if not isinstance(cfg, (dict, nn.Module)):
+                raise ValueError(f'contrast.losses.{name} must be a loss config dict, got {cfg!r}')
+            losses[name] = build_in_scope(cfg) if isinstance(cfg, dict) else cfg
+
+        views = contrast.get('views')
+        if views is None or isinstance(views, dict):
+            views = build_in_scope(dict(dict(type=_DEFAULT_VIEWS), **(views or {})))
+        missing = [m for m in _VIEWS_METHODS if not callable(getattr(views, m, None))]
+        if missing:
+            raise TypeError(f'contrast.views ({type(views).__name__}) lacks the methods {missing} that '
+                            'DomainAdaptiveTeacher calls; see mmcontrast.RoIBoxPairViews')
+        if losses:
+            views.check_bbox_head(self.student.roi_head.bbox_head)
+        return views, losses
 
     # ------------------------------------------------------------------ training
     def loss(self, multi_batch_inputs: Dict[str, Tensor],
@@ -191,7 +213,7 @@ class DomainAdaptiveTeacher(SemiBaseDetector):
         strong_feats = self.student.extract_feat(multi_batch_inputs['unsup_student'])
         losses.update(self._pseudo_label_loss(strong_feats, strong_samples))
 
-        if self.contrast_loss is not None:
+        if self.contrast_losses:
             losses.update(
                 self._contrastive_loss(multi_batch_inputs['unsup_teacher'], weak_samples, strong_feats,
                                        strong_samples, batch_info['contrast_boxes']))
@@ -246,62 +268,74 @@ class DomainAdaptiveTeacher(SemiBaseDetector):
         results = self.teacher.roi_head.predict(feats, proposals, batch_data_samples, rescale=False)
         contrast_boxes = []
         for data_sample, result, proposal in zip(batch_data_samples, results, proposals):
-            contrast_boxes.append(self._select_contrast_boxes(result, proposal))
+            # Boxes are selected even with no contrastive loss: proposal sampling draws from the
+            # torch RNG, and skipping it would shift every later random draw (and change the losses).
+            contrast_boxes.append(
+                self.contrast_views.select_boxes(result, proposal, self.semi_train_cfg.cls_pseudo_thr))
             to_original = torch.from_numpy(data_sample.homography_matrix).inverse().to(result.bboxes)
             result.bboxes = bbox_project(result.bboxes, to_original, data_sample.ori_shape)
             data_sample.gt_instances = result
         return batch_data_samples, dict(contrast_boxes=contrast_boxes)
 
-    def _select_contrast_boxes(self, result, proposal) -> Tensor:
-        """Weak-view boxes of one image for the contrastive loss."""
-        boxes = [result.bboxes.new_zeros((0, 4))]
-        if 'pseudo' in self.contrast_cfg['boxes']:
-            boxes.append(result.bboxes[result.scores >= self.contrast_cfg['pseudo_thr']])
-        if 'proposals' in self.contrast_cfg['boxes']:
-            num = min(self.contrast_cfg['num_proposals'], len(proposal))
-            index = torch.randperm(len(proposal), device=proposal.bboxes.device)[:num]
-            boxes.append(proposal.bboxes[index])
-        return torch.cat(boxes)
-
     # --------------------------------------------------------------- contrastive
     def _contrastive_loss(self, weak_inputs: Tensor, weak_samples: SampleList, strong_feats: Tuple[Tensor],
-                          strong_samples: SampleList, contrast_boxes: Sequence[Tensor]) -> dict:
+                          strong_samples: SampleList, contrast_boxes: Sequence[Tensor]) -> Dict[str, Tensor]:
         """Contrast the student's RoI outputs for the same boxes in the two target views.
 
-        Boxes live in the weak view; they go to the strong view through
-        ``H_strong @ inv(H_weak)`` (both homographies map the original image to the view).
-        Pairs where either box is smaller than ``min_box_wh`` (e.g. cropped away) are
-        dropped. With no pair left the loss is a zero connected to the graph.
+        ``contrast_views`` pairs the boxes (weak view -> strong view, dropping pairs too
+        small in either); every named loss then compares the same RoI outputs. With no
+        pair left each loss is a zero connected to the graph.
+
+        Returns:
+            dict: ``unsup_loss_<name>`` per loss and ``unsup_num_contrast_boxes``.
         """
         weak_feats = self.student.extract_feat(weak_inputs)
-        min_w, min_h = self.contrast_cfg['min_box_wh']
-        weak_boxes, strong_boxes = [], []
-        for boxes, weak, strong in zip(contrast_boxes, weak_samples, strong_samples):
-            weak_to_strong = (torch.from_numpy(strong.homography_matrix).to(boxes)
-                              @ torch.from_numpy(weak.homography_matrix).to(boxes).inverse())
-            # teacher boxes and proposals are already clipped to the weak view
-            in_strong = bbox_project(boxes, weak_to_strong, strong.img_shape)
-            keep = torch.ones(len(boxes), dtype=torch.bool, device=boxes.device)
-            for view in (boxes, in_strong):
-                keep &= (view[:, 2] - view[:, 0] >= min_w) & (view[:, 3] - view[:, 1] >= min_h)
-            weak_boxes.append(boxes[keep])
-            strong_boxes.append(in_strong[keep])
-
-        name = 'unsup_loss_' + type(self.contrast_loss).__name__.removesuffix('Loss').lower()
+        weak_boxes, strong_boxes = self.contrast_views.pair_boxes(contrast_boxes, weak_samples, strong_samples)
         num_pairs = sum(len(b) for b in weak_boxes)
         if num_pairs == 0:
-            loss = sum(f.sum() for f in weak_feats) * 0.0 + sum(f.sum() for f in strong_feats) * 0.0
+            zero = sum(f.sum() for f in weak_feats) * 0.0 + sum(f.sum() for f in strong_feats) * 0.0
+            losses = {f'unsup_loss_{name}': zero for name in self.contrast_losses}
         else:
-            loss = self.contrast_loss(
-                self._roi_outputs(weak_feats, weak_boxes), self._roi_outputs(strong_feats, strong_boxes))
-        return {name: loss, 'unsup_num_contrast_boxes': loss.new_tensor(float(num_pairs))}
+            roi_head = self.student.roi_head
+            # One RoI forward per view, shared by all losses.
+            outputs_weak = self.contrast_views.roi_outputs(roi_head, weak_feats, weak_boxes)
+            outputs_strong = self.contrast_views.roi_outputs(roi_head, strong_feats, strong_boxes)
+            losses = {
+                f'unsup_loss_{name}': loss(outputs_weak, outputs_strong)
+                for name, loss in self.contrast_losses.items()
+            }
+        losses['unsup_num_contrast_boxes'] = next(iter(losses.values())).new_tensor(float(num_pairs))
+        return losses
 
-    def _roi_outputs(self, feats: Tuple[Tensor], boxes: List[Tensor]) -> Tensor:
-        """Student RoI-head class logits ``[N, C+1]`` or classifier-input features ``[N, D]``."""
-        roi_head = self.student.roi_head
-        rois = bbox2roi(boxes)
-        if self.contrast_cfg['target'] == 'cls_score':
-            return roi_head._bbox_forward(feats, rois)['cls_score']
-        with _capture_input(roi_head.bbox_head.fc_cls) as captured:
-            roi_head._bbox_forward(feats, rois)
-        return captured[0].flatten(1)
+
+def _suggested_loss_name(loss_cfg: Any) -> str:
+    """'pcl' for PCLLoss, 'fcl' for InfoNCELoss, else the lower-cased type without 'Loss'."""
+    loss_type = str(loss_cfg.get('type', 'pcl')) if isinstance(loss_cfg, dict) else type(loss_cfg).__name__
+    short = loss_type.rsplit('.', 1)[-1].removesuffix('Loss')
+    return {'PCL': 'pcl', 'InfoNCE': 'fcl'}.get(short, short.lower() or 'contrast')
+
+
+def _as_dict_call(value: Any) -> str:
+    """Render a (nested) config dict as ``dict(key=value, ...)``, the way configs are written."""
+    if isinstance(value, dict):
+        return 'dict(' + ', '.join(f'{k}={_as_dict_call(v)}' for k, v in value.items()) + ')'
+    if isinstance(value, list):
+        return '[' + ', '.join(_as_dict_call(v) for v in value) + ']'
+    if isinstance(value, tuple):
+        return '(' + ', '.join(_as_dict_call(v) for v in value) + (',)' if len(value) == 1 else ')')
+    return repr(value)
+
+
+def _removed_arguments_message(contrast_loss: Any, contrast_cfg: Any) -> str:
+    """The TypeError text for the removed ``contrast_loss``/``contrast_cfg``, with the new config."""
+    views = dict(type=_DEFAULT_VIEWS, **dict(contrast_cfg or {}))
+    if isinstance(views.get('boxes'), list):
+        views['boxes'] = tuple(views['boxes'])
+    if contrast_loss is None:
+        losses = "dict(pcl=dict(type='mmcontrast.PCLLoss', scale=20.0, loss_weight=0.1))"
+    else:
+        losses = f'dict({_suggested_loss_name(contrast_loss)}={_as_dict_call(contrast_loss)})'
+    return ('DomainAdaptiveTeacher no longer takes contrast_loss/contrast_cfg; write them as one `contrast` '
+            'argument (the shape of the UDA segmentation wrapper): the contrast_cfg keys go to `views`, the '
+            'loss goes to `losses` under a name that becomes its log key unsup_loss_<name>:\n'
+            f'    contrast=dict(views={_as_dict_call(views)}, losses={losses})')
