@@ -5,8 +5,5 @@ _base_ = [
     '../_base_/uda/recipes/ehtdi.py'
 ]
 model = dict(_delete_=True, type='mmcontrast.DACSSegmentor', segmentor=_base_.model, **_base_.uda,
-             contrast=_base_.pcl_contrast)
+             contrast=_base_.pcl_contrast_synthia)
 train_dataloader = dict(dataset=dict(rare_class_sampling=dict(class_temp=0.01, min_pixels=3000, min_crop_ratio=0.5)))
-# EHTDI configs/synthia.yaml: NCE_weight 0.008
-model['contrast']['losses']['class_pcl']['loss_weight'] = 0.008
-model['contrast']['losses']['pixel_pcl']['loss_weight'] = 0.008

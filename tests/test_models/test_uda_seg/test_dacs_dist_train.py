@@ -67,7 +67,7 @@ def test_two_process_gloo_training_then_resume(tmp_path):
         str(work_dir)
     ] + CROP_OPTIONS, tmp_path, 'dist')
     assert 'tgt.loss_class_pcl' in out and 'tgt.loss_pixel_pcl' in out
-    assert 'Distributed training: True' in out and "type='MMDistributedDataParallel'" in out
+    assert 'Distributed training: True' in out and "type='mmcontrast.UDADistributedDataParallel'" in out
     assert out.count('Saving checkpoint at 2 iterations') == 1  # rank 0 only
     ckpt = torch.load(work_dir / 'iter_2.pth', map_location='cpu', weights_only=True)
     state = ckpt['state_dict']

@@ -271,8 +271,8 @@ def test_real_configs_report_the_student_without_selection_on_val():
 
 
 # ---------------------------------------------------------------- item 9: memory (sequential backward)
-def _grads_after_step(backward: str, seed: int = 0, contrast=None) -> dict:
-    model = build(backward=dict(type=backward), **(dict(contrast=contrast) if contrast else {}))
+def _recording_wrapper(model) -> tuple:
+    """An lr-0 optimiser wrapper that keeps the gradients it steps with."""
     wrapper = OptimWrapper(torch.optim.SGD(model.parameters(), lr=0.0))
     grads = {}
     step = wrapper.step
@@ -282,6 +282,12 @@ def _grads_after_step(backward: str, seed: int = 0, contrast=None) -> dict:
         step(**kwargs)
 
     wrapper.step = keep_grads
+    return wrapper, grads
+
+
+def _grads_after_step(backward: str, seed: int = 0, contrast=None) -> dict:
+    model = build(backward=dict(type=backward), **(dict(contrast=contrast) if contrast else {}))
+    wrapper, grads = _recording_wrapper(model)
     seed_all(seed)
     model.train_step(fake_batch(seed=seed), wrapper)
     return grads
@@ -335,7 +341,7 @@ def _ddp_worker(rank: int, world: int, port: int, backward: str, out: str) -> No
     dist.init_process_group('gloo', rank=rank, world_size=world)
     model = build(backward=dict(type=backward))
     ddp = UDADistributedDataParallel(model, device_ids=None, broadcast_buffers=False)
-    wrapper = OptimWrapper(torch.optim.SGD(model.parameters(), lr=0.0))
+    wrapper, grads = _recording_wrapper(model)
     calls = []
     reduce = dist.all_reduce
 
@@ -343,14 +349,6 @@ def _ddp_worker(rank: int, world: int, port: int, backward: str, out: str) -> No
         calls.append(tensor.numel())
         return reduce(tensor, *args, **kwargs)
 
-    grads = {}
-    step = wrapper.step
-
-    def keep_grads(**kwargs):
-        grads.update({n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None})
-        step(**kwargs)
-
-    wrapper.step = keep_grads
     dist.all_reduce = counting_all_reduce
     seed_all(rank)
     ddp.train_step(fake_batch(seed=rank), wrapper)

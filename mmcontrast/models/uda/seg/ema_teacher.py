@@ -40,15 +40,15 @@ class EMATeacher(BaseAveragedModel):
     Args:
         model (nn.Module): The student to copy.
         alpha (float): Maximum EMA decay. Defaults to 0.999.
-        copy_buffers (bool): Copy the student's buffers at every update. Defaults to True.
     """
+    # Copy the student's buffers at every update (a policy's choice).
+    copy_buffers = True
 
-    def __init__(self, model: nn.Module, alpha: float = 0.999, copy_buffers: bool = True) -> None:
+    def __init__(self, model: nn.Module, alpha: float = 0.999) -> None:
         if not 0 <= alpha < 1:
             raise ValueError(f'EMA alpha must be in [0, 1), got {alpha}')
         super().__init__(model, interval=1, update_buffers=False)
         self.alpha = alpha
-        self.copy_buffers = copy_buffers
 
     def current_alpha(self, steps: int) -> float:
         """EMA decay used by the update number ``steps``."""
@@ -93,9 +93,7 @@ class DAFormerTeacher(EMATeacher):
         model (nn.Module): The student to copy.
         alpha (float): Maximum EMA decay. Defaults to 0.999.
     """
-
-    def __init__(self, model: nn.Module, alpha: float = 0.999) -> None:
-        super().__init__(model, alpha, copy_buffers=False)
+    copy_buffers = False
 
     def set_mode(self, training: bool) -> None:
         self.module.train(training)
@@ -113,9 +111,7 @@ class EvalModeTeacher(EMATeacher):
         model (nn.Module): The student to copy.
         alpha (float): Maximum EMA decay. Defaults to 0.999.
     """
-
-    def __init__(self, model: nn.Module, alpha: float = 0.999) -> None:
-        super().__init__(model, alpha, copy_buffers=True)
+    copy_buffers = True
 
     def set_mode(self, training: bool) -> None:
         self.module.eval()
