@@ -2,6 +2,7 @@
 RCS sampling probabilities, UDADataset pairing and the SYNTHIA mIoU16/mIoU13 metric."""
 import importlib.util
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -28,11 +29,14 @@ def mmseg_scope():
     """Pipelines name stock mmseg transforms, as seg configs (default_scope='mmseg') do."""
     with DefaultScope.overwrite_default_scope('mmseg'):
         yield
+
+
 CITYSCAPES_PALETTE = [(128, 64, 128), (244, 35, 232), (70, 70, 70)]
 
 
 def load_tool(name: str):
-    spec = importlib.util.spec_from_file_location(f'_{name}_converter', ROOT / 'tools/dataset_converters' / f'{name}.py')
+    spec = importlib.util.spec_from_file_location(f'_{name}_converter',
+                                                  ROOT / 'tools/dataset_converters' / f'{name}.py')
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -56,8 +60,8 @@ def write_synthia(root: Path, ids: list) -> None:
     for i, label in enumerate(ids):
         cv2.imwrite(str(root / 'RGB' / f'{i:07d}.png'), np.full((*label.shape, 3), 90, np.uint8))
         rgb16 = np.zeros((*label.shape, 3), np.uint16)
-        rgb16[..., 0] = label            # R: class id
-        rgb16[..., 1] = 1000 + label     # G: instance id, must not leak into the class
+        rgb16[..., 0] = label  # R: class id
+        rgb16[..., 1] = 1000 + label  # G: instance id, must not leak into the class
         cv2.imwrite(str(root / 'GT' / 'LABELS' / f'{i:07d}.png'), rgb16[..., ::-1])  # cv2 writes BGR
 
 
@@ -76,14 +80,17 @@ def test_gta_converter_and_dataset(tmp_path, monkeypatch):
     assert stats[0] == {'file': 'labels/00000_labelTrainIds.png', '0': 2, '2': 2, '13': 2}
     with open(tmp_path / 'samples_with_class.json') as f:
         assert json.load(f)['11'] == [['labels/00001_labelTrainIds.png', 3]]  # person (24 -> 11)
-    ds = GTADataset(data_root=str(tmp_path), data_prefix=dict(img_path='images', seg_map_path='labels'),
-                    pipeline=[dict(type='LoadImageFromFile'), dict(type='LoadAnnotations'),
-                              dict(type='PackSegInputs')])
+    ds = GTADataset(
+        data_root=str(tmp_path),
+        data_prefix=dict(img_path='images', seg_map_path='labels'),
+        pipeline=[dict(type='LoadImageFromFile'),
+                  dict(type='LoadAnnotations'),
+                  dict(type='PackSegInputs')])
     assert len(ds) == 2 and len(ds.metainfo['classes']) == 19
     assert ds[0]['data_samples'].gt_sem_seg.data[0].tolist() == train.tolist()
     with pytest.raises(ValueError, match='palette'):
         Image.fromarray(np.zeros((2, 2, 3), np.uint8)).save(tmp_path / 'rgb.png')
-        tool.convert_gta_label(str(tmp_path / 'rgb.png'))
+        tool.gta_train_ids(str(tmp_path / 'rgb.png'))
 
 
 def test_gta_mapping_covers_the_19_train_ids():
@@ -106,9 +113,12 @@ def test_synthia_converter_and_dataset(tmp_path, monkeypatch):
     assert train.dtype == np.uint8
     assert train.tolist() == [[0, 0, 13, 255], [11, 10, 255, 13]]
     assert stats[1] == {'file': 'GT/LABELS/0000001_labelTrainIds.png', '0': 4, '10': 4}
-    ds = SynthiaDataset(data_root=str(tmp_path), data_prefix=dict(img_path='RGB', seg_map_path='GT/LABELS'),
-                        pipeline=[dict(type='LoadImageFromFile'), dict(type='LoadAnnotations'),
-                                  dict(type='PackSegInputs')])
+    ds = SynthiaDataset(
+        data_root=str(tmp_path),
+        data_prefix=dict(img_path='RGB', seg_map_path='GT/LABELS'),
+        pipeline=[dict(type='LoadImageFromFile'),
+                  dict(type='LoadAnnotations'),
+                  dict(type='PackSegInputs')])
     assert len(ds) == 2 and ds[0]['data_samples'].gt_sem_seg.data[0].tolist() == train.tolist()
     assert sorted(SYNTHIA_ID_TO_TRAINID.values()) == sorted(set(range(19)) - {9, 14, 16})
     with pytest.raises(ValueError, match='multi-channel'):
@@ -137,9 +147,14 @@ def _toy_seg_dataset(root: Path, labels: list, with_labels: bool = True) -> dict
         Image.fromarray(label.astype(np.uint8)).save(root / 'ann' / f'{i}.png')
     prefix = dict(img_path='img', seg_map_path='ann') if with_labels else dict(img_path='img')
     pipeline = [dict(type='LoadImageFromFile')] + ([dict(type='LoadAnnotations')] if with_labels else [])
-    return dict(type='BaseSegDataset', data_root=str(root), data_prefix=prefix, img_suffix='.png',
-                seg_map_suffix='.png', metainfo=dict(classes=('a', 'b', 'c')),
-                pipeline=pipeline + [dict(type='PackSegInputs')])
+    return dict(
+        type='BaseSegDataset',
+        data_root=str(root),
+        data_prefix=prefix,
+        img_suffix='.png',
+        seg_map_suffix='.png',
+        metainfo=dict(classes=('a', 'b', 'c')),
+        pipeline=pipeline + [dict(type='PackSegInputs')])
 
 
 def test_uda_dataset_pairs_and_rare_class_sampling(tmp_path):
@@ -186,8 +201,8 @@ def test_synthia_miou16_miou13():
     # 19 columns, one per class; classes 0..18 appear once in gt.
     gt = np.arange(19).reshape(1, 19)
     pred = gt.copy()
-    pred[0, 3] = 0   # wall predicted as road: IoU(wall)=0, IoU(road)=1/2
-    pred[0, 9] = 9   # terrain right (outside both subsets)
+    pred[0, 3] = 0  # wall predicted as road: IoU(wall)=0, IoU(road)=1/2
+    pred[0, 9] = 9  # terrain right (outside both subsets)
     pred[0, 14] = 0  # truck as road: IoU(road)=1/3, truck 0 (outside the subsets)
     metric.process([], [_sample(pred, gt)])
     out = metric.compute_metrics(metric.results)
@@ -201,3 +216,93 @@ def test_synthia_miou16_miou13():
     assert out['mIoU13'] == pytest.approx(round(iou[thirteen].mean() * 100, 2))
     with pytest.raises(ValueError, match='preset'):
         SubsetIoUMetric(subsets='cityscapes')
+
+
+# ---- bad inputs (issue 12 item 4): refused naming the file; a failed run changes nothing ----
+
+
+def _snapshot(root: Path) -> dict:
+    """Bytes of every converter output (train-id maps and class statistics)."""
+    files = [p for p in root.rglob('*') if p.name.endswith('_labelTrainIds.png') or p.suffix == '.json']
+    return {str(p.relative_to(root)): p.read_bytes() for p in files}
+
+
+def _no_temp_files(root: Path) -> bool:
+    return not list(root.rglob('.*.tmp'))
+
+
+def _run(tool, monkeypatch, *argv):
+    monkeypatch.setattr(sys, 'argv', [f'{tool.__name__}.py', *argv, '--nproc', '1'])
+    tool.main()
+
+
+def _truncate(path: Path) -> None:
+    data = path.read_bytes()
+    path.write_bytes(data[:len(data) // 2])
+
+
+@pytest.mark.parametrize('case', ['rgb8', 'ids_above_22', 'truncated'])
+def test_synthia_bad_label_fails_and_keeps_the_statistics(tmp_path, monkeypatch, case):
+    """The old converter read an 8-bit RGB image's blue channel as class ids and exited 0,
+    overwriting good sample_class_stats.json; a truncated PNG raised FileNotFoundError."""
+    ids = [np.array([[3, 3, 8, 0], [10, 1, 13, 8]]), np.array([[1, 1, 1, 1], [3, 3, 3, 3]])]
+    write_synthia(tmp_path, ids)
+    tool = load_tool('synthia')
+    _run(tool, monkeypatch, str(tmp_path))
+    before = _snapshot(tmp_path)
+    assert 'sample_class_stats.json' in before and 'GT/LABELS/0000001_labelTrainIds.png' in before
+    bad = tmp_path / 'GT/LABELS/0000001.png'
+    if case == 'rgb8':  # an RGB photo in place of a label: 8-bit, colours would pass for class ids
+        cv2.imwrite(str(bad), np.random.default_rng(0).integers(0, 256, (2, 4, 3), dtype=np.uint8))
+    elif case == 'ids_above_22':
+        label = np.zeros((2, 4, 3), np.uint16)
+        label[..., 2] = 200  # R (class id) channel, in cv2's BGR order
+        cv2.imwrite(str(bad), label)
+    else:
+        _truncate(bad)
+    with pytest.raises((SystemExit, ValueError), match=re.escape(str(bad))):
+        _run(tool, monkeypatch, str(tmp_path))
+    assert _snapshot(tmp_path) == before
+    assert _no_temp_files(tmp_path)
+
+
+@pytest.mark.parametrize('case', ['grey_photo', 'truncated'])
+def test_gta_bad_label_names_the_file(tmp_path, monkeypatch, case):
+    write_gta(tmp_path, [np.array([[7, 7, 26, 0], [11, 11, 26, 34]])])
+    bad = tmp_path / 'labels' / '00000.png'
+    if case == 'grey_photo':  # a single-channel image passes the mode check; its values do not
+        Image.fromarray(np.arange(8, dtype=np.uint8).reshape(2, 4) * 30, mode='L').save(bad)
+    else:
+        _truncate(bad)
+    with pytest.raises((SystemExit, ValueError), match=re.escape(str(bad))):
+        _run(load_tool('gta'), monkeypatch, str(tmp_path))
+    assert _snapshot(tmp_path) == {}
+    assert _no_temp_files(tmp_path)
+
+
+def test_gta_failed_run_keeps_earlier_outputs(tmp_path, monkeypatch):
+    """The old converter rewrote 00000_labelTrainIds.png and then failed on 00001."""
+    write_gta(tmp_path, [np.array([[7, 7, 26, 0], [11, 11, 26, 34]]), np.array([[7, 24, 24, 24], [7, 7, 7, 7]])])
+    tool = load_tool('gta')
+    _run(tool, monkeypatch, str(tmp_path))
+    before = _snapshot(tmp_path)
+    # a changed first label, and an RGB image as the second
+    img = Image.fromarray(np.full((2, 4), 26, np.uint8), mode='P')
+    img.putpalette(([v for rgb in CITYSCAPES_PALETTE for v in rgb] * 86)[:768])
+    img.save(tmp_path / 'labels' / '00000.png')
+    Image.fromarray(np.zeros((2, 4, 3), np.uint8)).save(tmp_path / 'labels' / '00001.png')
+    with pytest.raises((SystemExit, ValueError), match=re.escape(str(tmp_path / 'labels' / '00001.png'))):
+        _run(tool, monkeypatch, str(tmp_path))
+    assert _snapshot(tmp_path) == before
+    assert _no_temp_files(tmp_path)
+    # once the second label is fixed, the run goes through and replaces them
+    img.save(tmp_path / 'labels' / '00001.png')
+    _run(tool, monkeypatch, str(tmp_path))
+    stats = json.loads((tmp_path / 'sample_class_stats.json').read_text())
+    assert stats == [{
+        'file': 'labels/00000_labelTrainIds.png',
+        '13': 8
+    }, {
+        'file': 'labels/00001_labelTrainIds.png',
+        '13': 8
+    }]

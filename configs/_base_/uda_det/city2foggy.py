@@ -1,7 +1,10 @@
 # Cityscapes (labelled source) -> Foggy Cityscapes beta=0.02 (unlabelled target), 8 classes.
+# DA-Faster's split (beta 0.02 only); city2foggy_all-densities.py is Adaptive Teacher's.
+# Boxes are the visible instance extents from *_gtFine_instanceIds.png.
 # Prepare with tools/dataset_converters/cityscapes_foggy.py (see docs/uda_det.md):
 #   data/cityscapes/leftImg8bit/{train,val}/<city>/*_leftImg8bit.png
 #   data/cityscapes/leftImg8bit_foggy/{train,val}/<city>/*_leftImg8bit_foggy_beta_0.02.png
+#   data/cityscapes/gtFine/{train,val}/<city>/*_gtFine_{polygons.json,instanceIds.png}
 #   data/cityscapes/annotations/{cityscapes,foggy_cityscapes_beta_0.02}_{train,val}_8cls.json
 _base_ = ['./semi_pipelines_600.py']
 

@@ -2,6 +2,8 @@
 # Prepare with tools/dataset_converters/sim10k.py (see docs/uda_det.md):
 #   data/sim10k/VOC2012/JPEGImages/*.jpg, data/sim10k/annotations/sim10k_car.json
 #   data/cityscapes/leftImg8bit/{train,val}/..., data/cityscapes/annotations/cityscapes_{train,val}_car.json
+# Sim10k boxes as DA-Faster's converter (XML corners, no -1 shift; difficult boxes kept); Cityscapes car
+# boxes are the visible extents from *_gtFine_instanceIds.png.
 _base_ = ['./semi_pipelines_600.py']
 
 dataset_type = 'CocoDataset'
