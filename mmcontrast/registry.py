@@ -8,6 +8,7 @@ register into it.
 from mmengine.registry import DATA_SAMPLERS as MMENGINE_DATA_SAMPLERS
 from mmengine.registry import DATASETS as MMENGINE_DATASETS
 from mmengine.registry import HOOKS as MMENGINE_HOOKS
+from mmengine.registry import LOG_PROCESSORS as MMENGINE_LOG_PROCESSORS
 from mmengine.registry import LOOPS as MMENGINE_LOOPS
 from mmengine.registry import METRICS as MMENGINE_METRICS
 from mmengine.registry import MODEL_WRAPPERS as MMENGINE_MODEL_WRAPPERS
@@ -28,6 +29,8 @@ DATA_SAMPLERS = Registry(
 TRANSFORMS = Registry('transform', parent=MMENGINE_TRANSFORMS, scope=_SCOPE, locations=['mmcontrast.datasets'])
 HOOKS = Registry('hook', parent=MMENGINE_HOOKS, scope=_SCOPE, locations=['mmcontrast.engine'])
 LOOPS = Registry('loop', parent=MMENGINE_LOOPS, scope=_SCOPE, locations=['mmcontrast.engine'])
+LOG_PROCESSORS = Registry(
+    'log_processor', parent=MMENGINE_LOG_PROCESSORS, scope=_SCOPE, locations=['mmcontrast.engine'])
 OPTIM_WRAPPER_CONSTRUCTORS = Registry(
     'optimizer wrapper constructor',
     parent=MMENGINE_OPTIM_WRAPPER_CONSTRUCTORS,

@@ -6,6 +6,8 @@
 #   MMCV_WHEEL_DIR=/dir bash tools/setup_env.sh   # install mmcv from a wheel in /dir
 #   MMCV_CUDA=1 TORCH_SPEC="torch==2.1.2" TORCH_INDEX=https://download.pytorch.org/whl/cu121 \
 #       bash tools/setup_env.sh             # GPU: CUDA torch, then mmcv built with CUDA ops
+#   MMCONTRAST_EXTRAS=docs,tensorboard,packaging,lint bash tools/setup_env.sh
+#                                           # also requirements/<extra>.txt (CI: docs,tensorboard,packaging)
 #
 # mmcv 2.1.0 is installed from a wheel directory when one is given (MMCV_WHEEL_DIR, default
 # ../shared/wheels when it exists) and built from source otherwise. Running it twice is fast:
@@ -98,6 +100,29 @@ else
   "${PIP[@]}" install --no-deps --no-build-isolation -e .
   echo "$want" > "$stamp"
 fi
+
+# Optional extras, each requirements/<name>.txt: docs (Sphinx), tensorboard, packaging (build + openmim,
+# installed with --no-deps: see the file), lint (ruff, yapf). Skipped when the file is unchanged.
+IFS=',' read -r -a extras <<< "${MMCONTRAST_EXTRAS:-}"
+for extra in "${extras[@]}"; do
+  extra="${extra// /}"
+  [[ -z "$extra" ]] && continue
+  req="requirements/$extra.txt"
+  [[ -f "$req" ]] || { say "unknown extra '$extra': no $req"; exit 1; }
+  estamp="$VENV/.mmcontrast-extra-$extra.sha256"
+  ewant=$(sha256sum "$req" | cut -d' ' -f1)
+  if [[ -f "$estamp" && "$(cat "$estamp")" == "$ewant" ]]; then
+    say "extra $extra unchanged since the last run"
+    continue
+  fi
+  say "installing extra $extra ($req)"
+  if [[ "$extra" == packaging ]]; then
+    "${PIP[@]}" install --no-deps -r "$req"
+  else
+    "${PIP[@]}" install -r "$req"
+  fi
+  echo "$ewant" > "$estamp"
+done
 
 say "checking the stack"
 "$PY" tools/misc/check_env.py

@@ -9,8 +9,12 @@ default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=50),
     param_scheduler=dict(type='ParamSchedulerHook'),
-    checkpoint=dict(type='CheckpointHook', interval=10, max_keep_ckpts=3),
+    # Atomic saves, guarded resume (mmengine CheckpointHook arguments). Epoch-based: checkpoints are
+    # written at epoch ends only (by_epoch=False is refused, it would need a mid-epoch resume).
+    checkpoint=dict(type='AtomicCheckpointHook', interval=10, max_keep_ckpts=3),
     sampler_seed=dict(type='DistSamplerSeedHook'),
+    # generator states in every checkpoint, restored by --resume (docs/get_started.md)
+    rng_state=dict(type='RNGStateHook'),
 )
 
 env_cfg = dict(

@@ -39,5 +39,9 @@ param_scheduler = [
     dict(type='PolyLR', eta_min=1e-5, power=0.9, by_epoch=False, begin=50, end=max_iters),
 ]
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=500)
-val_cfg = dict(type='TeacherStudentValLoop')
+# Teacher and student on target val, each per-class table (AP, AP50, ...) under a title line that
+# names the model.
+val_cfg = dict(type='mmcontrast.LabelledTeacherStudentValLoop')
+val_evaluator = dict(classwise=True)
+test_evaluator = dict(classwise=True)
 default_hooks = dict(checkpoint=dict(interval=500))

@@ -8,7 +8,8 @@ from .toy_uda import (DEFAULT_TOY_UDA_ROOT, TOY_DET_CLASSES, TOY_SEG_CLASSES, TO
 from .toy_uda_dataset import ToyUDACocoDataset, ToyUDASegDataset
 from .gta import GTADataset
 from .synthia import SynthiaDataset
-from .uda_dataset import UDADataset, label_class_stats, rcs_class_probs
+from .uda_dataset import UDADataset, label_class_stats, rcs_class_probs, unlabelled_pipeline
+from .uda_det_dataset import UDADetDataset, mean_teacher_pipelines
 
 __all__ = [
     'CIFAR10', 'CIFAR100', 'ImageFolder', 'STL10', 'TOY_CLASSES', 'ToyCls', 'ensure_toy_cls', 'make_toy_cls',
@@ -16,3 +17,4 @@ __all__ = [
     'generate_toy_uda', 'ToyUDACocoDataset', 'ToyUDASegDataset'
 ]
 __all__ += ['GTADataset', 'SynthiaDataset', 'UDADataset', 'label_class_stats', 'rcs_class_probs']
+__all__ += ['UDADetDataset', 'mean_teacher_pipelines', 'unlabelled_pipeline']

@@ -1,4 +1,5 @@
 """Source/target pairing for UDA segmentation training, with optional rare class sampling."""
+import copy
 import glob
 import json
 import logging
@@ -65,6 +66,49 @@ def _build(dataset: Union[dict, BaseDataset]) -> BaseDataset:
     return dataset
 
 
+def unlabelled_pipeline(pipeline: List[dict]) -> Tuple[List[dict], List[str]]:
+    """A (stock) training pipeline made fit for images without labels.
+
+    ``LoadAnnotations`` is dropped, and ``RandomCrop``'s ``cat_max_ratio`` (which measures
+    the classes of the labels in the crop) is set to 1, i.e. off.
+
+    Args:
+        pipeline (list[dict]): Transform configs.
+
+    Returns:
+        tuple: The new pipeline and a description of each change.
+    """
+    out, changes = [], []
+    for transform in pipeline:
+        name = str(transform.get('type', '')).split('.')[-1]
+        if name == 'LoadAnnotations':
+            changes.append('LoadAnnotations dropped')
+            continue
+        if name == 'RandomCrop' and transform.get('cat_max_ratio', 1.) < 1.:
+            transform = dict(transform, cat_max_ratio=1.)
+            changes.append('RandomCrop cat_max_ratio -> 1 (it reads labels)')
+        out.append(transform)
+    return out, changes
+
+
+def _dataset_config(cfg: Union[dict, BaseDataset], defaults: dict, role: str) -> Union[dict, BaseDataset]:
+    """``cfg`` over the shared ``defaults``; a target without labels gets an unlabelled pipeline."""
+    if not isinstance(cfg, dict):
+        return cfg
+    cfg = {**copy.deepcopy(defaults), **dict(cfg)}
+    if 'type' not in cfg:
+        raise ValueError(f'UDADataset: the {role} dataset has no type; name the dataset class that reads its '
+                         f"folders, e.g. {role}=dict(type='BaseSegDataset', ...) or type='CityscapesDataset' "
+                         'with your img_suffix/seg_map_suffix (docs/byo_data.md)')
+    labelled = bool((cfg.get('data_prefix') or {}).get('seg_map_path'))
+    if role == 'target' and not labelled and cfg.get('pipeline'):
+        cfg['pipeline'], changes = unlabelled_pipeline(list(cfg['pipeline']))
+        if changes:
+            print_log(f'UDADataset: the target has no seg_map_path, so its pipeline reads no labels: '
+                      f'{"; ".join(changes)}', logger='current', level=logging.INFO)
+    return cfg
+
+
 @DATASETS.register_module()
 class UDADataset:
     """Pairs a labelled source and an unlabelled target segmentation dataset.
@@ -82,19 +126,29 @@ class UDADataset:
     ``stats_file`` (``sample_class_stats.json`` of the converters, in the source
     ``data_root`` by default) or, when missing, are computed once from the source labels.
 
+    Bring your own data (docs/byo_data.md): dataset keys given besides ``source`` and
+    ``target`` are defaults of both. So, over a stock mmseg config,
+    ``train_dataloader = dict(dataset=dict(type='mmcontrast.UDADataset', source=..., target=...))``
+    keeps the stock dataset's ``pipeline`` (and anything ``source``/``target`` do not set).
+    A target config without ``data_prefix.seg_map_path`` (no labels) gets that pipeline
+    without ``LoadAnnotations`` and without ``RandomCrop``'s ``cat_max_ratio``.
+
     Args:
         source (dict | BaseDataset): Labelled source dataset (config).
         target (dict | BaseDataset): Target dataset (config); labels are not needed.
         rare_class_sampling (dict, optional): ``class_temp`` (0.01), ``min_pixels`` (3000),
             ``min_crop_ratio`` (0.5), ``stats_file`` (None). Defaults to None (off).
+        **dataset_defaults: Dataset config keys shared by ``source`` and ``target``
+            (``pipeline``, ``data_root``, ``img_suffix``, ...); theirs win.
     """
 
     def __init__(self,
                  source: Union[dict, BaseDataset],
                  target: Union[dict, BaseDataset],
-                 rare_class_sampling: Optional[dict] = None) -> None:
-        self.source = _build(source)
-        self.target = _build(target)
+                 rare_class_sampling: Optional[dict] = None,
+                 **dataset_defaults) -> None:
+        self.source = _build(_dataset_config(source, dataset_defaults, 'source'))
+        self.target = _build(_dataset_config(target, dataset_defaults, 'target'))
         src_classes = self.source.metainfo.get('classes')
         tgt_classes = self.target.metainfo.get('classes')
         if src_classes is not None and tgt_classes is not None and tuple(src_classes) != tuple(tgt_classes):

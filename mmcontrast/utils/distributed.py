@@ -39,10 +39,45 @@ class _GatherWithGrad(torch.autograd.Function):
         return grad[ctx.rank]
 
 
+#: Longest shape :func:`check_same_shape_on_all_ranks` compares.
+_MAX_DIMS = 8
+
+
+def check_same_shape_on_all_ranks(x: Tensor, what: str = 'tensor') -> None:
+    """Raise the same ``ValueError`` on every rank unless ``x`` has one shape on all of them.
+
+    ``all_gather`` needs equal shapes; with different batch sizes it aborts one process
+    in C++ and hands the others wrong data. The shapes are gathered first (one small
+    collective), so every rank sees the mismatch and names it.
+
+    Args:
+        x (Tensor): The local tensor about to be gathered.
+        what (str): What is gathered, for the message. Defaults to 'tensor'.
+    """
+    rank, world_size = get_dist_info()
+    if world_size == 1:
+        return
+    if x.dim() > _MAX_DIMS:
+        raise ValueError(f'gather across ranks supports up to {_MAX_DIMS} dims, got {tuple(x.shape)}')
+    # [dims, size_0, ..., size_7] on every rank; -1 pads, so that the sizes are comparable
+    local = torch.full((_MAX_DIMS + 1, ), -1, dtype=torch.long, device=x.device)
+    local[0] = x.dim()
+    local[1:x.dim() + 1] = torch.tensor(x.shape, dtype=torch.long, device=x.device)
+    shapes = [torch.empty_like(local) for _ in range(world_size)]
+    torch_dist.all_gather(shapes, local)
+    shapes = [tuple(s[1:int(s[0]) + 1].tolist()) for s in shapes]
+    if len(set(shapes)) > 1:
+        listed = ', '.join(f'rank {r}: {shape}' for r, shape in enumerate(shapes))
+        raise ValueError(f'cannot gather the {what} across ranks: the shapes differ ({listed}; this is rank '
+                         f'{rank}). Every rank must contribute the same batch size: use drop_last=True (or '
+                         f'an infinite sampler) in the dataloader, or do not gather.')
+
+
 def gather_with_grad(x: Tensor) -> Tensor:
     """Concatenate ``x`` from all ranks along dim 0, differentiable for the local chunk.
 
-    Every rank must pass a tensor of the same shape. The result on rank r is
+    Every rank must pass a tensor of the same shape (checked first: a mismatch raises a
+    ``ValueError`` on every rank, see :func:`check_same_shape_on_all_ranks`). The result on rank r is
     ``cat([x_0, ..., x_{W-1}])`` where ``x_r`` is the input itself (its autograd graph is
     kept). In backward, the gradients that all ranks computed for chunk r are summed and
     flow into ``x_r``. Without an initialised process group, or with world size 1, ``x``
@@ -57,6 +92,7 @@ def gather_with_grad(x: Tensor) -> Tensor:
     _, world_size = get_dist_info()
     if world_size == 1:
         return x
+    check_same_shape_on_all_ranks(x)
     return torch.cat(_GatherWithGrad.apply(x), dim=0)
 
 
@@ -67,7 +103,7 @@ def gather_no_grad(x: Tensor) -> Tensor:
     Boolean tensors are sent as uint8 (not every backend reduces bool) and returned as bool.
 
     Args:
-        x (Tensor): Local tensor ``[N, ...]``, same shape on every rank.
+        x (Tensor): Local tensor ``[N, ...]``, same shape on every rank (checked).
 
     Returns:
         Tensor: ``[world_size * N, ...]``; ``x`` itself when not distributed.
@@ -75,6 +111,7 @@ def gather_no_grad(x: Tensor) -> Tensor:
     _, world_size = get_dist_info()
     if world_size == 1:
         return x
+    check_same_shape_on_all_ranks(x)
     send = x.to(torch.uint8) if x.dtype == torch.bool else x.contiguous()
     chunks = [torch.empty_like(send) for _ in range(world_size)]
     torch_dist.all_gather(chunks, send)

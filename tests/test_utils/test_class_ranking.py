@@ -21,8 +21,20 @@ def _write(tmp_path, text, name='ranking.yaml'):
 
 
 def test_shipped_rankings_exist():
+    import os
+    import re
     names = {osp.basename(p) for p in RANKINGS}
-    assert {'cifar10.yaml', 'voc.yaml', 'toy_uda.yaml'} <= names
+    assert {'cifar10.yaml', 'voc.yaml', 'toy_uda.yaml', 'toy_uda_det.yaml', 'toy_cls_id8.yaml'} <= names
+    # the glob sees every file of the folder, so each gets the load test below
+    folder = osp.join(ROOT, 'configs/_base_/class_rankings')
+    assert set(os.listdir(folder)) == names
+    # every ranking a config names is shipped (and so tested)
+    referenced = set()
+    for path in glob.glob(osp.join(ROOT, 'configs/**/*.py'), recursive=True):
+        with open(path) as f:
+            referenced |= set(re.findall(r'class_rankings/([\w.-]+)[\'"]', f.read()))
+    assert {'toy_uda_det.yaml', 'toy_cls_id8.yaml'} <= referenced
+    assert referenced <= names, referenced - names
 
 
 @pytest.mark.parametrize('path', RANKINGS, ids=osp.basename)

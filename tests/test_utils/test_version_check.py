@@ -16,8 +16,22 @@ def _fake_versions(monkeypatch, **versions):
     monkeypatch.setattr(mmcontrast, '_dist_version', fake)
 
 
-def test_installed_stack_passes():
+def test_installed_stack_passes(monkeypatch):
+    from packaging.version import Version
+    real, queried = mmcontrast._dist_version, []
+
+    def spy(dist):
+        queried.append(dist)
+        return real(dist)
+
+    monkeypatch.setattr(mmcontrast, '_dist_version', spy)
     mmcontrast._check_versions()
+    # every pinned package was looked up, and the installed ones lie in the declared ranges
+    assert queried == [dist for dist, *_ in mmcontrast._REQUIREMENTS]
+    assert {'torch', 'mmengine', 'mmcv', 'mmdet', 'mmsegmentation'} <= set(queried)
+    for dist, low, high, _ in mmcontrast._REQUIREMENTS:
+        found = Version(real(dist).split('+')[0])
+        assert found >= Version(low) and (high is None or found < Version(high)), (dist, found)
     assert mmcontrast.__version__ == '.'.join(map(str, mmcontrast.version_info[:3]))
 
 

@@ -2,10 +2,13 @@
 """Toy UDA detection benchmark: source-only vs mean teacher (+FCL, +PCL), several seeds.
 
 A source-only detector is pretrained once (``--source-iters``, seed of the first
-``--seeds`` entry). From that checkpoint, for every seed, four runs continue for
-``--adapt-iters`` iterations with the same schedule: source-only (plain source
-training), mean teacher, mean teacher + FCL and mean teacher + PCL (teacher = student =
-source model at the start). Every method thus trains the same number of iterations from
+``--seeds`` entry). From that checkpoint, for every seed, one run per method continues for
+``--adapt-iters`` iterations with the same schedule (teacher = student = source model at
+the start). ``--methods`` picks them: source only (plain source training), mean teacher,
+mean teacher + FCL, mean teacher + PCL (the default four), and mean teacher + PCL with the
+foreground-balanced box pool, mean teacher with the target-BN teacher (issue 14). Each
+method's config keeps its own ``MeanTeacherHook(skip_buffer=...)``; only the momentum is
+set here. Every method thus trains the same number of iterations from
 the same start, and the seeds vary the data order, augmentation and sampling of the
 adaptation phase. The script prints target val AP50 / AP (the teacher for the mean
 teachers) as mean +/- std over the seeds, and the median training step time of each
@@ -18,6 +21,11 @@ Example (CPU; the README's table took about 80 min with 2 jobs on a busy 2-core 
 
     OMP_NUM_THREADS=1 python tools/analysis_tools/toy_uda_det_benchmark.py \
         --seeds 0 1 2 --source-checkpoint SOURCE.pth --adapt-iters 200 --jobs 2 --eval-student
+    # the box pool and teacher-BN comparisons of configs/uda_det/README.md
+    OMP_NUM_THREADS=1 python tools/analysis_tools/toy_uda_det_benchmark.py \
+        --seeds 0 1 2 --source-checkpoint SOURCE.pth --adapt-iters 200 --jobs 2 --eval-student \
+        --methods 'mean teacher' 'mean teacher (target-BN teacher)' 'mean teacher + PCL' \
+        'mean teacher + PCL (balanced pool)'
 """
 import argparse
 import json
@@ -36,32 +44,60 @@ from mmengine.config import Config
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 SOURCE_CONFIG = 'configs/toy_uda/faster-rcnn_r18-narrow-fpn_2k_toy-source.py'
 ADAPT_CONFIGS = {
-    'mean teacher': 'configs/uda_det/mean-teacher_faster-rcnn_r18-narrow-fpn_1k_toy-src2tgt.py',
-    'mean teacher + FCL': 'configs/uda_det/mean-teacher-fcl_faster-rcnn_r18-narrow-fpn_1k_toy-src2tgt.py',
-    'mean teacher + PCL': 'configs/uda_det/mean-teacher-pcl_faster-rcnn_r18-narrow-fpn_1k_toy-src2tgt.py',
+    'mean teacher':
+    'configs/uda_det/mean-teacher_faster-rcnn_r18-narrow-fpn_1k_toy-src2tgt.py',
+    'mean teacher + FCL':
+    'configs/uda_det/mean-teacher-fcl_faster-rcnn_r18-narrow-fpn_1k_toy-src2tgt.py',
+    'mean teacher + PCL':
+    'configs/uda_det/mean-teacher-pcl_faster-rcnn_r18-narrow-fpn_1k_toy-src2tgt.py',
+    # issue 14: the PCL box pool and the teacher's BN statistics
+    'mean teacher + PCL (balanced pool)':
+    'configs/uda_det/mean-teacher-pcl-balanced_faster-rcnn_r18-narrow-fpn_1k_toy-src2tgt.py',
+    'mean teacher (target-BN teacher)':
+    'configs/uda_det/mean-teacher-target-bn_faster-rcnn_r18-narrow-fpn_1k_toy-src2tgt.py',
 }
-METHODS = ['source only', *ADAPT_CONFIGS]
+ALL_METHODS = ['source only', *ADAPT_CONFIGS]
+# The table of configs/uda_det/README.md; --methods picks others.
+DEFAULT_METHODS = ['source only', 'mean teacher', 'mean teacher + FCL', 'mean teacher + PCL']
 
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
     parser.add_argument('--source-iters', type=int, default=1000, help='source-only pretraining iterations')
-    parser.add_argument('--source-checkpoint',
-                        help='start from this source-only checkpoint instead of pretraining one')
+    parser.add_argument('--source-checkpoint', help='start from this source-only checkpoint instead of pretraining one')
     parser.add_argument('--adapt-iters', type=int, default=500, help='adaptation iterations')
-    parser.add_argument('--img-scale', type=int, nargs=2, default=[256, 128], metavar=('W', 'H'),
-                        help='training and test scale (the configs use the generated 256 128)')
-    parser.add_argument('--ema-momentum', type=float, default=0.01,
-                        help='MeanTeacherHook momentum (short schedules need a faster teacher)')
+    parser.add_argument(
+        '--img-scale',
+        type=int,
+        nargs=2,
+        default=[256, 128],
+        metavar=('W', 'H'),
+        help='training and test scale (the configs use the generated 256 128)')
+    parser.add_argument(
+        '--ema-momentum',
+        type=float,
+        default=0.01,
+        help='MeanTeacherHook momentum (short schedules need a faster teacher)')
     parser.add_argument('--adapt-lr', type=float, default=5e-4, help='AdamW learning rate of all four runs')
+    parser.add_argument(
+        '--methods',
+        nargs='+',
+        default=DEFAULT_METHODS,
+        choices=ALL_METHODS,
+        metavar='METHOD',
+        help=f'methods to run (default: {DEFAULT_METHODS}); any of {ALL_METHODS}')
     parser.add_argument('--eval-student', action='store_true', help='also evaluate the students')
     parser.add_argument('--jobs', type=int, default=1, help='runs trained at the same time')
     parser.add_argument('--work-dir', default='work_dirs/toy_uda_det_benchmark')
     parser.add_argument('--dry-run', action='store_true', help='write the configs, train nothing')
-    parser.add_argument('--overhead-only', type=int, metavar='ROUNDS', default=0,
-                        help='only time ROUNDS training steps of each mean-teacher variant on the same '
-                        'batches (interleaved, after one warm-up round) and print the step-time ratios')
+    parser.add_argument(
+        '--overhead-only',
+        type=int,
+        metavar='ROUNDS',
+        default=0,
+        help='only time ROUNDS training steps of each mean-teacher variant on the same '
+        'batches (interleaved, after one warm-up round) and print the step-time ratios')
     parser.add_argument('--init', help='checkpoint to start the --overhead-only models from (optional)')
     return parser.parse_args()
 
@@ -113,7 +149,10 @@ def _train(cfg: Config, dry_run: bool) -> Optional[Dict]:
         log = osp.join(cfg.work_dir, 'benchmark_train.log')
         with open(log, 'w') as f:
             proc = subprocess.run([sys.executable, 'tools/train.py', cfg_path, '--work-dir', cfg.work_dir],
-                                  cwd=REPO, env=env, stdout=f, stderr=subprocess.STDOUT)
+                                  cwd=REPO,
+                                  env=env,
+                                  stdout=f,
+                                  stderr=subprocess.STDOUT)
         if proc.returncode != 0:
             raise RuntimeError(f'training failed (exit {proc.returncode}); see {log}')
     metrics, step_times = _read_scalars(cfg.work_dir)
@@ -132,15 +171,15 @@ def measure_step_times(args: argparse.Namespace) -> Dict[str, List[float]]:
     import copy
 
     import torch
+    from mmdet.registry import MODELS
     from mmengine.optim import build_optim_wrapper
     from mmengine.registry import init_default_scope
     from mmengine.runner import Runner, load_checkpoint
-
-    from mmdet.registry import MODELS
     init_default_scope('mmdet')
     torch.manual_seed(args.seeds[0])
     models, wrappers, batches = {}, {}, []
-    for method, config in ADAPT_CONFIGS.items():
+    for method in [m for m in args.methods if m != 'source only']:
+        config = ADAPT_CONFIGS[method]
         cfg = _common(Config.fromfile(config), args, args.seeds[0], 1000, osp.join(args.work_dir, 'overhead'))
         models[method] = MODELS.build(cfg.model)
         if args.init:
@@ -150,7 +189,7 @@ def measure_step_times(args: argparse.Namespace) -> Dict[str, List[float]]:
         if not batches:
             loader = iter(Runner.build_dataloader(cfg.train_dataloader, seed=args.seeds[0]))
             batches = [next(loader) for _ in range(args.overhead_only + 1)]
-    times: Dict[str, List[float]] = {m: [] for m in ADAPT_CONFIGS}
+    times: Dict[str, List[float]] = {m: [] for m in models}
     for batch in batches:
         for method, model in models.items():
             data = copy.deepcopy(batch)
@@ -193,7 +232,7 @@ def main() -> None:
 
     if args.overhead_only:
         times = measure_step_times(args)
-        base = statistics.median(times['mean teacher'])
+        base = statistics.median(times.get('mean teacher', next(iter(times.values()))))
         print(f'step time on identical batches, scale {args.img_scale[0]}x{args.img_scale[1]}, '
               f'{args.overhead_only} interleaved rounds (median):')
         for method, values in times.items():
@@ -212,22 +251,28 @@ def main() -> None:
         checkpoint = osp.join(pretrain_dir, f'iter_{args.source_iters}.pth')
 
     runs = {}
+    methods = [m for m in ALL_METHODS if m in args.methods]  # table order
     for seed in args.seeds:
-        for method in METHODS:
+        for method in methods:
             config = SOURCE_CONFIG if method == 'source only' else ADAPT_CONFIGS[method]
-            work_dir = osp.join(args.work_dir, f'seed{seed}', method.replace(' + ', '-').replace(' ', '-'))
+            work_dir = osp.join(args.work_dir, f'seed{seed}',
+                                method.replace(' + ', '-').replace(' ', '-').replace('(', '').replace(')', ''))
             cfg = _common(Config.fromfile(config), args, seed, args.adapt_iters, work_dir)
             cfg.load_from = checkpoint
             cfg.optim_wrapper.optimizer.lr = args.adapt_lr
             cfg.default_hooks.checkpoint = dict(
                 type='CheckpointHook', by_epoch=False, interval=args.adapt_iters, max_keep_ckpts=1)
             if method != 'source only':
-                cfg.custom_hooks = [dict(type='MeanTeacherHook', momentum=args.ema_momentum, skip_buffer=False)]
-                cfg.val_cfg = dict(type='TeacherStudentValLoop' if args.eval_student else 'ValLoop')
+                # The config says whether the BN buffers are averaged (skip_buffer); only the speed changes.
+                hooks = [h for h in cfg.custom_hooks if h['type'] == 'MeanTeacherHook']
+                if len(hooks) != 1:
+                    raise ValueError(f'{config}: expected one MeanTeacherHook in custom_hooks, got {cfg.custom_hooks}')
+                hooks[0]['momentum'] = args.ema_momentum
+                cfg.val_cfg = dict(type='mmcontrast.LabelledTeacherStudentValLoop' if args.eval_student else 'ValLoop')
             runs[(method, seed)] = cfg
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
         futures = {key: pool.submit(_train, cfg, args.dry_run) for key, cfg in runs.items()}
-        results: Dict[str, Dict[int, Dict]] = {m: {} for m in METHODS}
+        results: Dict[str, Dict[int, Dict]] = {m: {} for m in methods}
         for (method, seed), future in futures.items():
             results[method][seed] = future.result()
             print(f'[seed {seed}] {method} done', flush=True)
@@ -244,20 +289,25 @@ def main() -> None:
               f'AP50 {_metric(pretrain, "bbox_mAP_50"):.1f}, AP {_metric(pretrain, "bbox_mAP"):.1f}')
     else:
         print(f'start of every run: {checkpoint}')
-    print('| Method | AP50 (mean +/- std) | AP (mean +/- std) | step time (s, median) |')
-    print('|---|---|---|---|')
+    print('| Method | AP50 (mean +/- std) | AP (mean +/- std) | AP50 student | step time (s, median) | wall (s) |')
+    print('|---|---|---|---|---|---|')
     medians, per_seed = {}, []
-    for method in METHODS:
+    for method in methods:
         runs = [results[method][s] for s in args.seeds]
         prefix = 'teacher/' if args.eval_student and method != 'source only' else ''
         ap50 = [_metric(r, 'bbox_mAP_50', prefix) for r in runs]
         ap = [_metric(r, 'bbox_mAP', prefix) for r in runs]
         # the first logged window includes start-up work
         medians[method] = statistics.median([t for r in runs for t in r['step_times'][1:]])
-        print(f'| {method} | {_mean_std(ap50)} | {_mean_std(ap)} | {medians[method]:.2f} |')
+        student = '-'
+        if prefix:
+            student = _mean_std([_metric(r, 'bbox_mAP_50', 'student/') for r in runs])
+        wall = statistics.mean(r.get('wall_s', float('nan')) for r in runs)
+        print(f'| {method} | {_mean_std(ap50)} | {_mean_std(ap)} | {student} | {medians[method]:.2f} | {wall:.0f} |')
         per_seed.append(f'{method}: ' + ', '.join(f'{v:.1f}' for v in ap50))
-    for method in ('mean teacher + FCL', 'mean teacher + PCL'):
-        print(f'step-time ratio {method} / mean teacher: {medians[method] / medians["mean teacher"]:.2f}')
+    for method in [m for m in methods if m not in ('source only', 'mean teacher')]:
+        if 'mean teacher' in medians:
+            print(f'step-time ratio {method} / mean teacher: {medians[method] / medians["mean teacher"]:.2f}')
     print('AP50 per seed: ' + '; '.join(per_seed))
 
 

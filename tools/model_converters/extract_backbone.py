@@ -11,7 +11,15 @@ or ``open-mmlab://`` backbone in any mmdet/mmseg config::
 With ``--keep-prefix`` the keys stay ``backbone.*``; load them with
 ``init_cfg=dict(type='Pretrained', checkpoint=..., prefix='backbone.')``.
 ``--source momentum`` takes the momentum/target encoder (MoCo, ASCL, ProtoNCE, PAUC, BYOL)
-instead of the online one.
+instead of the online one; besides mmcontrast's own checkpoints it finds the momentum
+backbone of mmpretrain / mmselfsup 1.x (``encoder_k.module.0.*`` of ``MoCo``, ``target_net.module.0.*``
+of ``BYOL``: mmpretrain ``models/selfsup/moco.py`` L65-66, ``byol.py`` L55-56), of mmselfsup 0.x
+(``encoder_k.0.*``, ``target_net.0.*``) and of solo-learn (``momentum_backbone.*``). The
+momentum encoders of mmcontrast keep their own BN statistics (``MomentumEncoder``), so the
+export carries the key encoder's running statistics, as an official MoCo ``encoder_k`` would.
+
+Load the export with ``init_cfg=dict(type='mmcontrast.StrictPretrained', checkpoint=...)`` to make
+a backbone that does not fit an error instead of a warning (docs/selfsup.md).
 """
 import argparse
 import os
@@ -25,7 +33,15 @@ import mmcontrast  # noqa: F401  (checkpoint allowlist for weights_only loading)
 
 SOURCES = {
     'online': ('backbone.', ),
-    'momentum': ('momentum_encoder.module.backbone.', 'target_net.module.backbone.'),
+    'momentum': (
+        'momentum_encoder.module.backbone.',  # mmcontrast MoCo / ASCL / ProtoNCE / PAUC
+        'target_net.module.backbone.',  # mmcontrast BYOL
+        'encoder_k.module.0.',  # mmpretrain / mmselfsup 1.x MoCo (v2)
+        'target_net.module.0.',  # mmpretrain / mmselfsup 1.x BYOL
+        'encoder_k.0.',  # mmselfsup 0.x MoCo
+        'target_net.0.',  # mmselfsup 0.x BYOL
+        'momentum_backbone.',  # solo-learn
+    ),
 }
 
 
@@ -84,7 +100,10 @@ def main() -> None:
     weights = extract_backbone(load_state_dict(args.src), args.source, args.keep_prefix, args.prefix)
     os.makedirs(osp.dirname(osp.abspath(args.dst)), exist_ok=True)
     torch.save(dict(state_dict=weights, meta=dict(source=osp.basename(args.src), encoder=args.source)), args.dst)
-    print(f'wrote {len(weights)} backbone tensors to {args.dst}')
+    # --prefix may select a whole model (e.g. 'student.' of a UDA checkpoint): say what was written.
+    parts = sorted({k.split('.')[1 if args.keep_prefix else 0] for k in weights})
+    what = f'model tensors ({", ".join(parts)})' if 'backbone' in parts else 'backbone tensors'
+    print(f'wrote {len(weights)} {what} to {args.dst}')
 
 
 if __name__ == '__main__':

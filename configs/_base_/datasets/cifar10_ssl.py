@@ -12,10 +12,15 @@ view_pipeline = [
     dict(type='RandomGrayscale', prob=0.2),
     dict(type='RandomFlip', prob=0.5, direction='horizontal'),
 ]
-# ASCL's weak (key/teacher) view; its strong (query) view is `view_pipeline`.
+# ASCL's weak (key/teacher) view (MrChenFeng/ASCL_ICPR2022 dataloader.py L268-273: crop and flip).
 weak_view_pipeline = [
     dict(type='RandomResizedCrop', size=32, scale=(0.2, 1.0)),
     dict(type='RandomFlip', prob=0.5, direction='horizontal'),
+]
+# ASCL's strong (query/student) view on CIFAR (dataloader.py L237-245): the MoCo v2 view *with*
+# Gaussian blur (p 0.5, sigma 0.1-2), unlike solo-learn's blur-free CIFAR views.
+ascl_strong_view_pipeline = view_pipeline + [
+    dict(type='RandomApply', transforms=[dict(type='GaussianBlur', sigma_min=0.1, sigma_max=2.0)], prob=0.5)
 ]
 # BYOL's asymmetric second view: the first plus solarisation (p 0.2; no blur at 32x32,
 # as in solo-learn's CIFAR recipes).

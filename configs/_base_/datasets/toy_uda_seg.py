@@ -29,6 +29,17 @@ test_pipeline = [
     dict(type='LoadAnnotations'),
     dict(type='PackSegInputs'),
 ]
+# tools/test.py --tta (the runtime's tta_model = SegTTAModel): the test scale and its horizontal flip;
+# labels are loaded after the flip (SegTTAModel un-flips the predictions).
+tta_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='Resize', scale=img_scale, keep_ratio=True),
+    dict(
+        type='TestTimeAug',
+        transforms=[[dict(type='RandomFlip', prob=0., direction='horizontal'),
+                     dict(type='RandomFlip', prob=1., direction='horizontal')], [dict(type='LoadAnnotations')],
+                    [dict(type='PackSegInputs')]])
+]
 
 source_train = dict(
     type=dataset_type,

@@ -22,6 +22,17 @@ test_pipeline = [
     dict(type='LoadAnnotations'),
     dict(type='PackSegInputs'),
 ]
+# tools/test.py --tta (the runtime's tta_model = SegTTAModel): the test scale and its horizontal flip;
+# labels are loaded after the flip (SegTTAModel un-flips the predictions).
+tta_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='Resize', scale=(1024, 512), keep_ratio=True),
+    dict(
+        type='TestTimeAug',
+        transforms=[[dict(type='RandomFlip', prob=0., direction='horizontal'),
+                     dict(type='RandomFlip', prob=1., direction='horizontal')], [dict(type='LoadAnnotations')],
+                    [dict(type='PackSegInputs')]])
+]
 source_train = dict(
     type='mmcontrast.GTADataset',
     data_root='data/gta',

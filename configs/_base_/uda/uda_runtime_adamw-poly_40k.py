@@ -24,6 +24,8 @@ param_scheduler = [
     dict(type='LinearLR', start_factor=1e-6, by_epoch=False, begin=0, end=1501),
     dict(type='PolyLR', power=1.0, eta_min=0.0, by_epoch=False, begin=0, end=40000),
 ]
+# DAFormer's lr is for 1 GPU x 2 source (+ 2 target) images: tools/train.py --auto-scale-lr scales it.
+auto_scale_lr = dict(enable=False, base_batch_size=2)
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=40000, val_interval=4000)
 val_cfg = dict(type='mmcontrast.LabelledTeacherStudentValLoop')
 test_cfg = dict(type='TestLoop')

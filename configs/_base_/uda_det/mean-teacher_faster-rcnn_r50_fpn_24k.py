@@ -35,15 +35,15 @@ val_dataloader = dict(
     sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict())  # target val, set by the leaf config
 test_dataloader = val_dataloader
-val_evaluator = dict(type='CocoMetric', ann_file='', metric='bbox', format_only=False)  # target val
+# Target val; per-class AP/AP50 tables of the teacher and of the student, each under a title line.
+val_evaluator = dict(type='CocoMetric', ann_file='', metric='bbox', classwise=True, format_only=False)
 test_evaluator = val_evaluator
 
 max_iters = 24000
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=2000)
-val_cfg = dict(type='TeacherStudentValLoop')
+val_cfg = dict(type='mmcontrast.LabelledTeacherStudentValLoop')
 test_cfg = dict(type='TestLoop')
-optim_wrapper = dict(
-    type='OptimWrapper', optimizer=dict(type='SGD', lr=0.02, momentum=0.9, weight_decay=1e-4))
+optim_wrapper = dict(type='OptimWrapper', optimizer=dict(type='SGD', lr=0.02, momentum=0.9, weight_decay=1e-4))
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.001, by_epoch=False, begin=0, end=500),
     dict(type='MultiStepLR', by_epoch=False, begin=0, end=max_iters, milestones=[20000], gamma=0.1),

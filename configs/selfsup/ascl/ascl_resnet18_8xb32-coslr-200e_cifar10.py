@@ -1,21 +1,25 @@
 _base_ = [
     '../../_base_/models/selfsup/ascl_resnet50.py',
     '../../_base_/datasets/cifar10_ssl.py',
-    '../../_base_/schedules/selfsup_sgd_coslr-200e.py',
-    '../../_base_/default_runtime_selfsup.py',
+    '../../_base_/schedules/selfsup_sgd_warmup5e-iter-coslr-200e.py',
 ]
-# ASCL on CIFAR10 with the official settings: CIFAR-stem ResNet-18, queue 4096, m 0.99,
-# t1 0.1, t2 0.05, 5 neighbours (the official README's example run), projector 512 -> 2048 -> 128,
-# weak key view and strong query view, 200 epochs.
+# ASCL on CIFAR-10 with the official settings (MrChenFeng/ASCL_ICPR2022):
+# - model.py: CIFAR-stem ResNet-18 (L40-69), projector 512 -> 2048 -> 128 with biases (L72-76);
+# - main.py: queue 4096 (L36), m 0.99 (L34), t1 0.1 / t2 0.05 (L42-43), batch 256 (L32), 200 epochs
+#   (L27); 5 neighbours as in the README's example run (the default --K is 1);
+# - the schedule base: SGD lr 0.03, wd 5e-4, 5 warm-up epochs, per-iteration cosine (utils.py L6-18);
+# - dataloader.py: weak key view (L268-273), strong query view with blur (L237-245).
+# 8 x 32 = 256 images per step with shuffling BN over the 8 GPUs; the official code runs one GPU
+# with batch 256 and SplitBatchNorm over 8 groups (model.py L48), which is what this config does on
+# one process (MoCo's bn_splits default) with train_dataloader.batch_size=256.
 model = dict(
+    queue_len=4096,
+    momentum=0.99,
     backbone=dict(type='ResNetCIFAR', depth=18),
-    neck=dict(in_channels=512),
+    neck=dict(in_channels=512, hid_channels=2048),
     head=dict(num_neighbors=5))
 train_dataloader = dict(dataset=dict(pipeline=[
-    dict(type='MultiView', num_views=[1, 1], transforms=[_base_.weak_view_pipeline, _base_.view_pipeline]),
+    dict(type='MultiView', num_views=[1, 1],
+         transforms=[_base_.weak_view_pipeline, _base_.ascl_strong_view_pipeline]),
     dict(type='PackSelfSupInputs'),
 ]))
-optim_wrapper = dict(optimizer=dict(lr=0.06, weight_decay=0.0005))
-param_scheduler = [dict(type='CosineAnnealingLR', T_max=200, by_epoch=True, begin=0, end=200)]
-train_cfg = dict(max_epochs=200)
-auto_scale_lr = dict(base_batch_size=256)

@@ -1,12 +1,10 @@
 _base_ = [
     '../../_base_/models/selfsup/simsiam_resnet50.py',
     '../../_base_/datasets/imagenet_ssl.py',
-    '../../_base_/schedules/selfsup_sgd_coslr-200e.py',
-    '../../_base_/default_runtime_selfsup.py',
+    '../../_base_/schedules/selfsup_simsiam_sgd-fixpred_coslr-100e.py',
 ]
-# SimSiam on ImageNet-1k: ResNet-50, 100 epochs, batch 512 (8 x 64), SGD lr 0.05 x bs/256, wd 1e-4.
+# SimSiam on ImageNet-1k as the official recipe (facebookresearch/simsiam README and main_simsiam.py):
+# ResNet-50, 100 epochs, batch 512 (8 x 64), SGD lr 0.05 x 512/256 = 0.1, weight decay 1e-4, cosine,
+# --fix-pred-lr (the schedule base).
 train_dataloader = dict(batch_size=64)
-optim_wrapper = dict(optimizer=dict(lr=0.1, weight_decay=0.0001))
-param_scheduler = [dict(type='CosineAnnealingLR', T_max=100, by_epoch=True, begin=0, end=100)]
-train_cfg = dict(max_epochs=100)
-auto_scale_lr = dict(base_batch_size=512)
+custom_hooks = [_base_.custom_hooks[0], dict(type='FixedLRHook')]

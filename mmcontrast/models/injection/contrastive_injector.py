@@ -10,7 +10,7 @@ from mmengine.structures import BaseDataElement
 
 from mmcontrast.registry import MODELS
 from .sources import InjectionConfigError, Source, TapRecorder, batch_data_field, describe, resolve_module, \
-    static_channels
+    select, static_channels
 
 
 class InjectedTerm(nn.Module):
@@ -40,6 +40,18 @@ class InjectedTerm(nn.Module):
         max_samples (int, optional): Randomly keep at most this many rows, the
             same rows for every input (bounds the N x N similarity of dense
             features). Defaults to None (keep all).
+        per_level (bool): The route for single-stage detectors (RetinaNet, FCOS,
+            ATSS, ...), whose head runs once per FPN level: a tapped module that ran
+            several times gives the values of all its calls, in call order (level by
+            level), and list inputs (the per-level targets of ``get_targets``) are
+            concatenated in the same order. Rows of a ``(B, C, H, W)`` map are
+            ordered ``(b, y, x)``, the order of mmdet's per-level point/anchor
+            targets. Defaults to False (a module that ran more than once is an error).
+        row_channels (int, optional): Split every ``(B, A * C, H, W)`` float input into
+            ``A`` rows of ``C`` channels per location, ordered ``(b, y, x, a)`` as
+            mmdet's anchors: the class logits of an anchor-based head
+            (``bbox_head.retina_cls``: ``A`` anchors x ``C`` classes) become one row
+            per anchor, aligned with the anchor targets. Defaults to None.
     """
 
     def __init__(self,
@@ -49,7 +61,9 @@ class InjectedTerm(nn.Module):
                  projectors: Optional[Dict[str, Union[dict, str]]] = None,
                  flatten: bool = True,
                  ignore_index: Optional[Union[int, Sequence[int]]] = None,
-                 max_samples: Optional[int] = None) -> None:
+                 max_samples: Optional[int] = None,
+                 per_level: bool = False,
+                 row_channels: Optional[int] = None) -> None:
         super().__init__()
         if not isinstance(name, str) or not name.isidentifier():
             raise InjectionConfigError(f'an injected term needs a name that is an identifier, got {name!r}')
@@ -67,6 +81,10 @@ class InjectedTerm(nn.Module):
         if max_samples is not None and max_samples < 2:
             raise InjectionConfigError(f'term {name!r}: max_samples must be >= 2, got {max_samples}')
         self.max_samples = max_samples
+        if row_channels is not None and row_channels < 1:
+            raise InjectionConfigError(f'term {name!r}: row_channels must be >= 1, got {row_channels}')
+        self.per_level = per_level
+        self.row_channels = row_channels
         self._projector_cfgs = dict(projectors or {})
         for arg in self._projector_cfgs:
             if arg not in self.sources:
@@ -143,15 +161,49 @@ class InjectedTerm(nn.Module):
         shown = '; '.join(f'{arg} <- {self.sources[arg].text}: {describe(v)}' for arg, v in values.items())
         return InjectionConfigError(f'term {self.name!r} ({type(self.loss).__name__}): {msg}. Inputs: {shown}')
 
+    def _split_channels(self, arg: str, value: torch.Tensor, values: Dict[str, object]) -> torch.Tensor:
+        """``(B, A * C, H, W)`` -> ``(B * H * W * A, C)`` rows (``row_channels = C``)."""
+        if value.shape[1] % self.row_channels:
+            raise self._error(f'{arg!r} has {value.shape[1]} channels, not a multiple of row_channels='
+                              f'{self.row_channels}', values)
+        return value.permute(0, 2, 3, 1).reshape(-1, self.row_channels)
+
+    def _level_rows(self, arg: str, levels: Sequence, values: Dict[str, object]) -> torch.Tensor:
+        """The per-level values of ``arg`` as one tensor of rows, level after level."""
+        if not levels or not all(isinstance(v, torch.Tensor) for v in levels):
+            raise self._error(f'{arg!r} must be a list of tensors (one per level)', values)
+        rows = []
+        for value in levels:
+            if not value.is_floating_point():
+                rows.append(value.reshape(-1))  # per-level targets: (B, N_l) or (B * N_l, )
+            elif value.dim() == 4 and self.row_channels is not None:
+                rows.append(self._split_channels(arg, value, values))
+            elif value.dim() == 4:
+                rows.append(value.permute(0, 2, 3, 1).reshape(-1, value.shape[1]))
+            elif value.dim() in (2, 3):
+                rows.append(value.reshape(-1, value.shape[-1]))
+            else:
+                raise self._error(f'a level of {arg!r} must be (N, C), (B, L, C) or (B, C, H, W)', values)
+        if len({r.dim() for r in rows}) > 1:
+            raise self._error(f'the levels of {arg!r} mix features and labels', values)
+        return torch.cat(rows)
+
     def _to_rows(self, values: Dict[str, object]) -> Dict[str, torch.Tensor]:
+        if self.per_level:
+            values = {arg: self._level_rows(arg, v, values) if isinstance(v, (list, tuple)) else v
+                      for arg, v in values.items()}
         dense_hw = None
         rows = {}
         for arg, value in values.items():
             if not isinstance(value, torch.Tensor):
-                raise self._error(f'{arg!r} is not a tensor', values)
+                hint = (' (a list per FPN level? set per_level=True on the term)'
+                        if isinstance(value, (list, tuple)) else '')
+                raise self._error(f'{arg!r} is not a tensor{hint}', values)
             if not value.is_floating_point():
                 continue
-            if value.dim() == 4:
+            if value.dim() == 4 and self.row_channels is not None:
+                value = self._split_channels(arg, value, values)
+            elif value.dim() == 4:
                 dense_hw = dense_hw or tuple(value.shape[2:])
                 if tuple(value.shape[2:]) != dense_hw:
                     raise self._error('dense inputs have different spatial sizes', values)
@@ -207,7 +259,9 @@ class InjectedTerm(nn.Module):
 
     def extra_repr(self) -> str:
         srcs = ', '.join(f'{a}={s.text!r}' for a, s in self.sources.items())
-        return f'key={self.key!r}, {srcs}, ignore_index={self.ignore_index}, max_samples={self.max_samples}'
+        extra = (', per_level=True' if self.per_level else '') + (
+            f', row_channels={self.row_channels}' if self.row_channels else '')
+        return f'key={self.key!r}, {srcs}, ignore_index={self.ignore_index}, max_samples={self.max_samples}{extra}'
 
 
 @MODELS.register_module()
@@ -302,6 +356,21 @@ class ContrastiveInjector(BaseModel):
             return self.loss(inputs, data_samples)
         return self.model(inputs, data_samples, mode=mode)
 
+    def _tapped(self, term: InjectedTerm, src: Source):
+        """The recorded value of ``src``; with ``term.per_level``, a list over all calls of a module."""
+        calls = self.recorder.values.get(f'{src.kind}:{src.path}', [])
+        if src.kind != 'return' and len(calls) > 1:
+            if not term.per_level:
+                raise InjectionConfigError(
+                    f'term {term.name!r}: {src.path!r} ran {len(calls)} times in one forward. If these are the FPN '
+                    'levels of a single-stage head (RetinaNet, FCOS, ATSS, ...), set per_level=True on the term: '
+                    'the rows of every level are concatenated, level by level, as the per-level targets of '
+                    'get_targets (docs/injection.md, "Single-stage detectors"); otherwise tap a module that runs '
+                    'once per forward')
+            return [select(value, src.index, src.text) for value in calls]
+        value = self.recorder.get(src)
+        return [value] if term.per_level and src.kind != 'return' else value
+
     def loss(self, inputs: torch.Tensor, data_samples: Optional[List[BaseDataElement]] = None) -> dict:
         """The wrapped model's losses plus ``loss_<name>`` for every term."""
         with self.recorder.recording():
@@ -312,7 +381,7 @@ class ContrastiveInjector(BaseModel):
                     raise InjectionConfigError(f'term {term.name!r}: the wrapped model already returns '
                                                f'{term.key!r}; rename the term')
                 values = {
-                    arg: (batch_data_field(data_samples, src) if src.kind == 'data' else self.recorder.get(src))
+                    arg: (batch_data_field(data_samples, src) if src.kind == 'data' else self._tapped(term, src))
                     for arg, src in term.sources.items()
                 }
                 device = next(self.model.parameters()).device

@@ -13,7 +13,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from mmcontrast.registry import MODELS
-from .utils import check_queue, check_same_shape, check_tensor, finite_zero, fp32_compute, moco_logits
+from .utils import (check_non_negative, check_positive, check_queue, check_same_shape, check_tensor, finite_zero,
+                    fp32_compute, moco_logits)
 
 ASCL_MODES = ('ascl', 'ahcl', 'hard', 'moco')
 
@@ -155,6 +156,8 @@ class ASCLLoss(nn.Module):
                  loss_weight: float = 1.0) -> None:
         super().__init__()
         _check_mode(mode, num_neighbors)
+        check_positive('ASCLLoss', t1=t1, t2=t2)
+        check_non_negative('ASCLLoss', loss_weight=loss_weight)
         self.t1 = t1
         self.t2 = t2
         self.num_neighbors = num_neighbors

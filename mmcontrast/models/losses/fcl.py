@@ -14,8 +14,8 @@ from torch import Tensor
 
 from mmcontrast.registry import MODELS
 from mmcontrast.utils.distributed import gather_no_grad, gather_with_grad, get_dist_info
-from .utils import (BatchContrastLoss, check_per_row, check_same_shape, check_tensor, distributed_mean, finite_zero,
-                    fp32_compute, masked_logsumexp, paired_nce)
+from .utils import (BatchContrastLoss, check_per_row, check_positive, check_same_shape, check_tensor, distributed_mean,
+                    finite_zero, fp32_compute, masked_logsumexp, paired_nce)
 
 
 @fp32_compute
@@ -33,11 +33,12 @@ def info_nce_loss(feat_a: Tensor,
             Defaults to False.
 
     Returns:
-        Tensor: Scalar loss; a graph-connected 0 for an empty batch, 0 for N = 1.
+        Tensor: Scalar loss; a graph-connected 0 for an empty batch and (exactly) for N = 1.
     """
     check_tensor('feat_a', feat_a, (2, ))
     check_tensor('feat_b', feat_b, (2, ))
     check_same_shape('feat_a', feat_a, 'feat_b', feat_b)
+    check_positive('info_nce_loss', temperature=temperature)
     return paired_nce(
         F.normalize(feat_a, dim=1),
         F.normalize(feat_b, dim=1),
@@ -72,6 +73,7 @@ def supcon_loss(features: Tensor,
     """
     check_tensor('features', features, (2, 3))
     check_per_row('labels', labels, 'features', features)
+    check_positive('supcon_loss', temperature=temperature)
     if weight is not None:
         check_per_row('weight', weight, 'features', features, floating=True)
     if features.dim() == 2:

@@ -6,7 +6,8 @@
   prototypes, each prototype with its own concentration ``phi``.
 - PAUC: Mo et al., "Rethinking Prototypical Contrastive Learning through Alignment,
   Uniformity and Correlation" (BMVC 2022). The paper has no public code: the three
-  extra terms below are *our reading* of it (see ``docs/losses.md``).
+  extra terms below, their normalisations, and the two forms of the correlation
+  term are *our reading* of it (see ``docs/selfsup.md``, "PAUC, term by term").
 """
 import math
 import warnings
@@ -18,7 +19,11 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from mmcontrast.registry import MODELS
-from .utils import check_queue, check_tensor, finite_zero, fp32_compute, moco_logits, standardise
+from mmcontrast.utils.distributed import gather_no_grad, gather_with_grad, get_dist_info
+from .utils import (check_non_negative, check_positive, check_queue, check_tensor, finite_zero, fp32_compute,
+                    moco_logits, standardise)
+
+CORR_FORMS = ('dimension', 'prototype')
 
 
 @torch.no_grad()
@@ -181,17 +186,38 @@ def correlation_term(u: Tensor, eps: float = 1e-5) -> Tensor:
     return off_diag.pow(2).sum() / u.shape[1]
 
 
-def _warn_if_rank_deficient(u: Tensor) -> None:
-    """Warn when ``u`` has ``n <= D`` rows. The text does not depend on ``n``, so Python's
-    default filter shows it once per process instead of once per batch."""
+def prototype_correlation_term(u: Tensor, eps: float = 1e-5) -> Tensor:
+    """Sum of squared off-diagonal entries of the n x n correlation matrix between the
+    rows of ``u`` (each prototype feature standardised over its D dimensions), divided
+    by n (0 for fewer than 2 rows). It can reach 0 when n < D: n centred vectors in D
+    dimensions can be mutually orthogonal."""
+    if u.shape[0] < 2:
+        return finite_zero(u)
+    z = standardise(u.t(), eps).t()  # rows: zero mean, unit variance over the D dimensions
+    corr = z @ z.t() / u.shape[1]
+    off_diag = corr - torch.diag_embed(torch.diagonal(corr))
+    return off_diag.pow(2).sum() / u.shape[0]
+
+
+def _warn_if_unsatisfiable(u: Tensor, form: str) -> None:
+    """Warn when the correlation term cannot reach 0 at this number of prototypes. The
+    text does not depend on ``n``, so Python's default filter shows it once per process
+    instead of once per batch."""
     n, d = u.shape
-    if 1 < n <= d:
+    if form == 'dimension' and 1 < n <= d:
         warnings.warn(
             f'PAUC correlation term with no more occupied prototypes in the batch than the {d} '
             'feature dimensions: the correlation matrix then has rank < D and the term cannot '
-            'fall below D / (n - 1) - 1, so it adds a gradient it cannot satisfy. Use more '
-            'prototypes per (per-rank) batch than feature dimensions, or a small corr_weight '
-            '(configs/selfsup/README.md measures 0.1 against 0 on the toy set).', UserWarning, stacklevel=3)
+            'fall below D / (n - 1) - 1, so it adds a gradient it cannot satisfy. Gather the batch '
+            "of all ranks (gather_distributed=True), use corr_form='prototype', or a small "
+            'corr_weight (configs/selfsup/README.md measures 0.1 against 0 on the toy set).', UserWarning,
+            stacklevel=3)
+    elif form == 'prototype' and n >= d:
+        warnings.warn(
+            f'PAUC prototype-form correlation term with at least as many occupied prototypes as the {d} '
+            'feature dimensions: n centred vectors cannot all be uncorrelated in D < n + 1 dimensions, '
+            "so the term cannot reach 0. Use corr_form='dimension' for batches with more prototypes "
+            'than dimensions.', UserWarning, stacklevel=3)
 
 
 @fp32_compute
@@ -208,13 +234,27 @@ def pauc_loss(q: Tensor,
               uniform_weight: float = 1.0,
               uniform_t: float = 2.0,
               corr_weight: float = 1.0,
+              corr_form: str = 'dimension',
+              gather_distributed: bool = False,
               generator: Optional[torch.Generator] = None) -> Tensor:
     """PAUC: ProtoNCE plus alignment, uniformity and correlation on prototypes.
 
     With ``v = normalize(q)``, for each clustering m (terms averaged over m):
     alignment ``mean_i ||v_i - c_{s(i)}||^alpha``; uniformity and correlation on the
     prototype-level features ``u`` (:func:`prototype_features`). A term whose weight is
-    0 is not computed.
+    0 is not computed. The correlation term decorrelates the D feature dimensions over
+    the occupied prototypes (``corr_form='dimension'``, :func:`correlation_term`,
+    reachable only with more prototypes than dimensions) or the prototypes from each
+    other (``'prototype'``, :func:`prototype_correlation_term`, reachable only with
+    fewer prototypes than dimensions).
+
+    With ``gather_distributed``, the prototype-level features are built from the
+    embeddings and assignments of all ranks (``v`` gathered with gradient), so
+    uniformity and correlation see the global batch; every rank computes the same
+    global terms, and the gradient each rank receives for its own embeddings is
+    ``world_size`` times the single-process one (the convention of
+    :mod:`mmcontrast.utils.distributed`, which DDP's averaging undoes). Alignment is
+    per sample and stays local.
 
     Args:
         q, k, queue, prototypes, assignments, concentrations, temperature,
@@ -224,27 +264,36 @@ def pauc_loss(q: Tensor,
         uniform_weight (float): Weight of the uniformity term. Defaults to 1.0.
         uniform_t (float): Uniformity temperature ``t``. Defaults to 2.0.
         corr_weight (float): Weight of the correlation term. Defaults to 1.0.
+        corr_form (str): ``'dimension'`` or ``'prototype'``. Defaults to 'dimension'.
+        gather_distributed (bool): Prototype-level terms over the batch of all ranks.
+            Defaults to False.
 
     Returns:
         Tensor: Scalar loss.
     """
+    if corr_form not in CORR_FORMS:
+        raise ValueError(f'corr_form must be one of {CORR_FORMS}, got {corr_form!r}')
     loss = proto_nce_loss(q, k, queue, prototypes, assignments, concentrations, temperature, num_neg_prototypes,
                           generator)
     if q.shape[0] == 0 or not prototypes:
         return loss
     v = F.normalize(q, dim=1)
+    gather = gather_distributed and get_dist_info()[1] > 1
+    v_all = gather_with_grad(v) if gather and (uniform_weight or corr_weight) else v
     extra = []
     for protos, assign in zip(prototypes, assignments):
         term = finite_zero(v)
         if align_weight:
             term = term + align_weight * alignment_term(v, protos[assign.long()], align_alpha)
         if uniform_weight or corr_weight:
-            u = prototype_features(v, assign, protos.shape[0])
+            assign_all = gather_no_grad(assign.long()) if gather else assign
+            u = prototype_features(v_all, assign_all, protos.shape[0])
             if uniform_weight:
                 term = term + uniform_weight * uniformity_term(u, uniform_t)
             if corr_weight:
-                _warn_if_rank_deficient(u)
-                term = term + corr_weight * correlation_term(u)
+                _warn_if_unsatisfiable(u, corr_form)
+                corr = correlation_term(u) if corr_form == 'dimension' else prototype_correlation_term(u)
+                term = term + corr_weight * corr
         extra.append(term)
     return loss + torch.stack(extra).mean()
 
@@ -254,6 +303,9 @@ class _PrototypeLossBase(nn.Module):
 
     def __init__(self, temperature: float = 0.2, num_neg_prototypes: int = 16000, loss_weight: float = 1.0) -> None:
         super().__init__()
+        check_positive(type(self).__name__, temperature=temperature)
+        check_non_negative(type(self).__name__, integer=True, num_neg_prototypes=num_neg_prototypes)
+        check_non_negative(type(self).__name__, loss_weight=loss_weight)
         self.temperature = temperature
         self.num_neg_prototypes = num_neg_prototypes
         self.loss_weight = loss_weight
@@ -293,6 +345,11 @@ class PAUCLoss(_PrototypeLossBase):
         uniform_weight (float): Weight of the uniformity term. Defaults to 1.0.
         uniform_t (float): Uniformity temperature. Defaults to 2.0.
         corr_weight (float): Weight of the correlation term. Defaults to 1.0.
+        corr_form (str): ``'dimension'`` (D x D over the prototypes; needs more
+            occupied prototypes per batch than dimensions) or ``'prototype'`` (n x n
+            between the prototypes; needs fewer). Defaults to 'dimension'.
+        gather_distributed (bool): Build the prototype-level features from the batch
+            of all ranks. Defaults to False.
         loss_weight (float): Multiplier of the loss. Defaults to 1.0.
     """
 
@@ -304,13 +361,22 @@ class PAUCLoss(_PrototypeLossBase):
                  uniform_weight: float = 1.0,
                  uniform_t: float = 2.0,
                  corr_weight: float = 1.0,
+                 corr_form: str = 'dimension',
+                 gather_distributed: bool = False,
                  loss_weight: float = 1.0) -> None:
         super().__init__(temperature, num_neg_prototypes, loss_weight)
+        check_non_negative('PAUCLoss', align_weight=align_weight, uniform_weight=uniform_weight,
+                           corr_weight=corr_weight)
+        check_positive('PAUCLoss', align_alpha=align_alpha, uniform_t=uniform_t)
+        if corr_form not in CORR_FORMS:
+            raise ValueError(f'corr_form must be one of {CORR_FORMS}, got {corr_form!r}')
         self.align_weight = align_weight
         self.align_alpha = align_alpha
         self.uniform_weight = uniform_weight
         self.uniform_t = uniform_t
         self.corr_weight = corr_weight
+        self.corr_form = corr_form
+        self.gather_distributed = gather_distributed
 
     def _loss(self, *args) -> Tensor:
         return pauc_loss(
@@ -321,4 +387,6 @@ class PAUCLoss(_PrototypeLossBase):
             align_alpha=self.align_alpha,
             uniform_weight=self.uniform_weight,
             uniform_t=self.uniform_t,
-            corr_weight=self.corr_weight)
+            corr_weight=self.corr_weight,
+            corr_form=self.corr_form,
+            gather_distributed=self.gather_distributed)

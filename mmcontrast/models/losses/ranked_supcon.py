@@ -7,7 +7,7 @@ contrasted against the samples of its own and lower (less similar) ranks and the
 negatives, with a temperature that grows with the rank.
 """
 from pathlib import Path
-from typing import Dict, List, Mapping, Optional, Sequence, Union
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -17,7 +17,7 @@ from torch import Tensor
 
 from mmcontrast.registry import MODELS
 from mmcontrast.utils.class_ranking import ClassRanking, load_class_ranking
-from .utils import check_per_row, check_tensor, finite_zero, fp32_compute
+from .utils import check_non_negative, check_per_row, check_positive, check_tensor, finite_zero, fp32_compute
 
 RankingLike = Union[str, Path, Mapping, object]
 
@@ -151,6 +151,7 @@ def ranked_supcon_loss(features: Tensor,
     """
     check_tensor('features', features, (2, ))
     check_per_row('labels', labels, 'features', features)
+    check_positive('ranked_supcon_loss', **{f'taus[{r}]': t for r, t in enumerate(taus)})
     if weight is not None:
         check_per_row('weight', weight, 'features', features, floating=True)
     if (bank_features is None) != (bank_labels is None):
@@ -197,20 +198,38 @@ def ranked_supcon_loss(features: Tensor,
     return per_anchor[has_pos].mean() + zero
 
 
+def _ranking_classes(class_ranking, classes: Optional[Sequence[str]]) -> Optional[List[str]]:
+    """The class names a (loaded) ranking declares, else ``classes``, else None."""
+    if isinstance(class_ranking, ClassRanking):
+        return list(class_ranking.classes)
+    if isinstance(class_ranking, Mapping) and 'classes' in class_ranking:
+        return list(class_ranking['classes'])
+    return list(classes) if classes is not None else None
+
+
 @MODELS.register_module()
 class RankedSupConLoss(nn.Module):
     """Ranked supervised contrastive loss (see :func:`ranked_supcon_loss`).
 
+    Labels are checked against the ranking's classes: with class names (``classes``, or a
+    ranking file that lists them) or ``num_classes``, a label outside ``[0, num_classes)``
+    is an error. A ranking keyed by indices alone does not bound the labels: one it never
+    mentions ranks only itself. Either way the rank matrix of a batch covers only the
+    classes present in it, so memory does not grow with the label values.
+
     Args:
         class_ranking (str | Path | dict): Rank groups per class (see
             :func:`parse_class_ranking`), or a YAML/JSON file of them.
-        taus (Sequence[float], optional): Temperature per rank, non-decreasing, at least
-            as many as the longest ranking. Defaults to None: linear from ``min_tau`` to
-            ``max_tau`` over the longest ranking.
-        min_tau (float): Temperature of rank 0. Defaults to 0.1.
-        max_tau (float): Temperature of the last rank. Defaults to 0.6.
-        loss_weight (float): Multiplier of the loss. Defaults to 1.0.
-        classes (Sequence[str], optional): Class names, to write the ranking with names.
+        taus (Sequence[float], optional): Temperature per rank, finite, > 0 and
+            non-decreasing, at least as many as the longest ranking. Defaults to None:
+            linear from ``min_tau`` to ``max_tau`` over the longest ranking.
+        min_tau (float): Temperature of rank 0, > 0. Defaults to 0.1.
+        max_tau (float): Temperature of the last rank, > 0. Defaults to 0.6.
+        loss_weight (float): Multiplier of the loss, >= 0. Defaults to 1.0.
+        classes (Sequence[str], optional): Class names, to write the ranking with names;
+            they also bound the labels. Defaults to None.
+        num_classes (int, optional): Number of classes, when the ranking does not name
+            them. Defaults to None: the number of ``classes`` if known, else unbounded.
     """
 
     def __init__(self,
@@ -219,21 +238,60 @@ class RankedSupConLoss(nn.Module):
                  min_tau: float = 0.1,
                  max_tau: float = 0.6,
                  loss_weight: float = 1.0,
-                 classes: Optional[Sequence[str]] = None) -> None:
+                 classes: Optional[Sequence[str]] = None,
+                 num_classes: Optional[int] = None) -> None:
         super().__init__()
+        check_positive('RankedSupConLoss', min_tau=min_tau, max_tau=max_tau)
+        check_non_negative('RankedSupConLoss', loss_weight=loss_weight)
+        if isinstance(class_ranking, (str, Path)):
+            class_ranking = load(str(class_ranking))
+        names = _ranking_classes(class_ranking, classes)
         self.ranking = parse_class_ranking(class_ranking, classes)
         num_ranks = max((len(groups) for groups in self.ranking.values()), default=1)
         if taus is None:
             taus = torch.linspace(min_tau, max_tau, num_ranks).tolist() if num_ranks > 1 else [min_tau]
-        taus = [float(t) for t in taus]
+        taus = list(taus)
         if len(taus) < num_ranks:
             raise ValueError(f'taus has {len(taus)} entries but the ranking has {num_ranks} ranks')
-        if any(t <= 0 for t in taus) or any(b < a for a, b in zip(taus, taus[1:])):
+        check_positive('RankedSupConLoss', **{f'taus[{r}]': t for r, t in enumerate(taus)})
+        taus = [float(t) for t in taus]
+        if any(b < a for a, b in zip(taus, taus[1:])):
             raise ValueError(f'taus must be positive and non-decreasing with the rank, got {taus}')
         self.taus = taus[:num_ranks]
         self.loss_weight = loss_weight
-        known = [c for groups in self.ranking.values() for group in groups for c in group]
-        self._rank_matrix = build_rank_matrix(self.ranking, max(known, default=0) + 1)
+        known = max((c for groups in self.ranking.values() for group in groups for c in group), default=0) + 1
+        if num_classes is None and names is not None:
+            num_classes = len(names)
+        if num_classes is not None:
+            check_non_negative('RankedSupConLoss', integer=True, num_classes=num_classes)
+            if known > num_classes:
+                raise ValueError(f'RankedSupConLoss: the ranking mentions class {known - 1}, but num_classes is '
+                                 f'{num_classes}')
+        self.num_classes = num_classes
+        self.classes = names
+        self._rank_matrix = build_rank_matrix(self.ranking, num_classes or known)
+
+    def _check_labels(self, name: str, labels: Tensor) -> None:
+        check_tensor(name, labels, (1, ), floating=False)
+        if not labels.numel():
+            return
+        if labels.min() < 0:
+            raise ValueError(f'RankedSupConLoss: {name} must be non-negative class indices, got {int(labels.min())}')
+        if self.num_classes is not None and labels.max() >= self.num_classes:
+            named = f' ({", ".join(self.classes)})' if self.classes else ''
+            raise ValueError(f'RankedSupConLoss: {name} holds {int(labels.max())}, not a class of the ranking: '
+                             f'expected [0, {self.num_classes}){named}')
+
+    def _batch_rank_matrix(self, ids: Tensor) -> Tuple[Tensor, Tensor]:
+        """Ranks among the classes present in ``ids``, and ``ids`` re-indexed into them."""
+        present, inverse = torch.unique(ids, return_inverse=True)
+        full = self._rank_matrix.to(ids.device)
+        ranked = (present < full.shape[0]).nonzero().squeeze(1)
+        matrix = torch.full((present.numel(), present.numel()), -1, dtype=torch.long, device=ids.device)
+        matrix.fill_diagonal_(0)  # a class the ranking never mentions ranks only itself
+        cls = present[ranked]
+        matrix[ranked[:, None], ranked[None, :]] = full[cls[:, None], cls[None, :]]
+        return matrix, inverse
 
     def forward(self,
                 features: Tensor,
@@ -243,12 +301,13 @@ class RankedSupConLoss(nn.Module):
                 weight: Optional[Tensor] = None) -> Tensor:
         """Return the weighted loss of ``[N, D]`` features, ``[N]`` labels, an optional bank
         and optional ``[N]`` per-anchor weights."""
-        check_tensor('labels', labels, (1, ), floating=False)
-        top = int(labels.max()) + 1 if labels.numel() else 0
-        if bank_labels is not None and bank_labels.numel():
-            top = max(top, int(bank_labels.max()) + 1)
-        if top > self._rank_matrix.shape[0]:
-            # labels the ranking does not mention rank only themselves
-            self._rank_matrix = build_rank_matrix(self.ranking, top)
-        loss = ranked_supcon_loss(features, labels, self._rank_matrix, self.taus, bank_features, bank_labels, weight)
+        self._check_labels('labels', labels)
+        ids = labels.long()
+        if bank_labels is not None:
+            self._check_labels('bank_labels', bank_labels)
+            ids = torch.cat([ids, bank_labels.long().to(ids.device)])
+        matrix, inverse = self._batch_rank_matrix(ids)
+        num = labels.shape[0]
+        batch_labels, batch_bank = inverse[:num], (inverse[num:] if bank_labels is not None else None)
+        loss = ranked_supcon_loss(features, batch_labels, matrix, self.taus, bank_features, batch_bank, weight)
         return self.loss_weight * loss

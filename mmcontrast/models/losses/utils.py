@@ -2,6 +2,8 @@
 graph-connected zero and the (optionally chunked, optionally distributed) two-view
 InfoNCE kernel used by PCL, InfoNCE, pixel PCL and DimCL."""
 import functools
+import math
+import numbers
 from contextlib import ExitStack
 from typing import Callable, Optional, Sequence
 
@@ -12,6 +14,42 @@ from torch import Tensor
 from torch.autograd.function import once_differentiable
 
 from mmcontrast.utils.distributed import gather_no_grad, gather_with_grad, get_dist_info
+
+
+def _is_real(value) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def check_positive(owner: str, **values) -> None:
+    """Raise ``ValueError`` unless every value is a finite real number > 0.
+
+    For temperatures, scales and concentrations: 0 divides by zero or gives a NaN loss,
+    a negative one turns the softmax upside down.
+
+    Args:
+        owner (str): Name of the loss, used in the message.
+        **values: The hyper-parameters by name.
+    """
+    for name, value in values.items():
+        if not (_is_real(value) and math.isfinite(value) and value > 0):
+            raise ValueError(f'{owner}: {name} must be a finite number > 0, got {value!r}')
+
+
+def check_non_negative(owner: str, integer: bool = False, **values) -> None:
+    """Raise ``ValueError`` unless every value is a finite real number >= 0.
+
+    For loss weights and term weights (0 switches a term off), and counts.
+
+    Args:
+        owner (str): Name of the loss, used in the message.
+        integer (bool): Require integers (counts). Defaults to False.
+        **values: The hyper-parameters by name.
+    """
+    for name, value in values.items():
+        ok = isinstance(value, numbers.Integral) if integer else _is_real(value)
+        if not (ok and not isinstance(value, bool) and math.isfinite(value) and value >= 0):
+            kind = 'an int' if integer else 'a finite number'
+            raise ValueError(f'{owner}: {name} must be {kind} >= 0, got {value!r}')
 
 
 def check_tensor(name: str, x, ndims: Sequence[int], floating: bool = True) -> None:
@@ -99,19 +137,24 @@ def finite_zero(*tensors: Tensor) -> Tensor:
     return zero
 
 
-def _masked_block(anchors: Tensor, block: Tensor, self_index: Tensor, start: int, scale: float) -> Tensor:
-    """``scale * anchors @ block.T`` with each anchor's own column (if in the block) set
-    to the most negative finite value."""
-    sim = torch.mm(anchors, block.t()).mul_(scale)
+def _mask_self(sim: Tensor, self_index: Tensor, start: int) -> Tensor:
+    """Set each row's own column of the ``[M, block]`` block ``sim`` (columns ``start`` on),
+    if it lies in the block, to the most negative finite value, in place."""
     # Rows whose self lies in another block rewrite one entry with its own value: no
     # data-dependent shapes, so no host-device sync. A finite fill instead of -inf keeps
     # logsumexp and its gradient NaN-free when a block holds only the anchor itself.
     local = self_index - start
-    inside = (local >= 0) & (local < block.shape[0])
+    inside = (local >= 0) & (local < sim.shape[1])
     rows = torch.arange(sim.shape[0], device=sim.device)
-    cols = local.clamp(0, block.shape[0] - 1)
+    cols = local.clamp(0, sim.shape[1] - 1)
     sim[rows, cols] = torch.where(inside, sim.new_tensor(torch.finfo(sim.dtype).min), sim[rows, cols])
     return sim
+
+
+def _masked_block(anchors: Tensor, block: Tensor, self_index: Tensor, start: int, scale: float) -> Tensor:
+    """``scale * anchors @ block.T`` with each anchor's own column (if in the block) set
+    to the most negative finite value."""
+    return _mask_self(torch.mm(anchors, block.t()).mul_(scale), self_index, start)
 
 
 def _block_lse(anchors: Tensor, block: Tensor, self_index: Tensor, start: int, scale: float) -> Tensor:
@@ -124,17 +167,26 @@ class _ChunkedLogSumExp(torch.autograd.Function):
     Forward keeps only the inputs and the ``[M]`` result. Backward recomputes one block
     at a time: ``d lse_i / d s_ij = exp(s_ij - lse_i)``, then
     ``grad_anchors += W @ block`` and ``grad_block = W^T @ anchors`` with
-    ``W = scale * grad_i * exp(s - lse)``. Peak memory is a few ``M x chunk`` blocks in
-    both passes, never ``M x L``.
+    ``W = scale * grad_i * exp(s - lse)``. Peak memory is one ``M x chunk`` block (and the
+    small ``[M, C]`` operands) in both passes, never ``M x L``.
+
+    Every elementwise pass over a block counts as much as its matrix product when ``C`` is
+    small (pixel PCL: ``C`` = classes), so each block sees only the product and what cannot
+    be folded into it: forward ``amax``, ``sub_``, ``exp_`` and a sum (``scale`` is folded
+    into the anchors); backward one ``exp_`` (``- lse_i`` is an extra column of the product,
+    ``scale * grad_i`` scales the ``[M, C]`` operands instead of the block).
     """
 
     @staticmethod
     def forward(ctx, anchors: Tensor, contrast: Tensor, self_index: Tensor, scale: float,
                 chunk_size: int) -> Tensor:
-        parts = [
-            _block_lse(anchors, contrast[start:start + chunk_size], self_index, start, scale)
-            for start in range(0, contrast.shape[0], chunk_size)
-        ]
+        scaled = anchors * scale
+        parts = []
+        for start in range(0, contrast.shape[0], chunk_size):
+            sim = _mask_self(torch.mm(scaled, contrast[start:start + chunk_size].t()), self_index, start)
+            row_max = sim.amax(dim=1, keepdim=True)
+            parts.append(sim.sub_(row_max).exp_().sum(dim=1).log_().add_(row_max.squeeze(1)))
+            del sim
         lse = torch.logsumexp(torch.stack(parts, dim=1), dim=1)
         ctx.save_for_backward(anchors, contrast, self_index, lse)
         ctx.scale, ctx.chunk_size = scale, chunk_size
@@ -148,14 +200,21 @@ class _ChunkedLogSumExp(torch.autograd.Function):
         grad_anchors = torch.zeros_like(anchors) if need_anchors else None
         grad_contrast = torch.empty_like(contrast) if need_contrast else None
         coef = (grad_lse * ctx.scale).unsqueeze(1)
+        # [scale * a_i, -lse_i] . [c_j, 1] = s_ij - lse_i: the shift comes out of the product.
+        shifted = torch.cat([anchors * ctx.scale, -lse.unsqueeze(1)], dim=1)
+        weighted_anchors = anchors * coef if need_contrast else None
+        ones = contrast.new_ones(min(ctx.chunk_size, contrast.shape[0]), 1)
         for start in range(0, contrast.shape[0], ctx.chunk_size):
             block = contrast[start:start + ctx.chunk_size]
-            weight = _masked_block(anchors, block, self_index, start, ctx.scale)
-            weight.sub_(lse.unsqueeze(1)).exp_().mul_(coef)
+            prob = torch.mm(shifted, torch.cat([block, ones[:block.shape[0]]], dim=1).t())
+            prob = _mask_self(prob, self_index, start).exp_()  # exp(s - lse), own column 0
             if need_anchors:
-                grad_anchors.addmm_(weight, block)
+                grad_anchors.addmm_(prob, block)
             if need_contrast:
-                grad_contrast[start:start + block.shape[0]] = weight.t() @ anchors
+                grad_contrast[start:start + block.shape[0]] = prob.t() @ weighted_anchors
+            del prob
+        if need_anchors:
+            grad_anchors.mul_(coef)
         return grad_anchors, grad_contrast, None, None, None
 
 
@@ -247,7 +306,7 @@ def paired_nce(z_a: Tensor,
         chunk_size (int, optional): Column chunk for the logsumexp. Defaults to None.
 
     Returns:
-        Tensor: Scalar loss.
+        Tensor: Scalar loss; a graph-connected 0 with fewer than two valid samples.
     """
     num = z_a.shape[0]
     if valid is None:
@@ -262,7 +321,10 @@ def paired_nce(z_a: Tensor,
     contrast = torch.cat([all_a, all_b])
     zero = finite_zero(contrast)
     total = int(contrast_valid.sum())
-    if total == 0:
+    if total <= 2:
+        # No sample, or one: each view's only candidate is then its positive and the loss is
+        # exactly log(1) = 0. Computed, it would be rounding noise (the positive's dot product
+        # and the logsumexp go through different kernels).
         return zero
     # Global ids of the local samples in the [all_a; all_b] layout, then re-indexed into
     # the candidate set that keeps only valid rows.
@@ -311,6 +373,8 @@ class BatchContrastLoss(nn.Module):
 
     def __init__(self, temperature: float = 0.1, loss_weight: float = 1.0, gather_distributed: bool = False) -> None:
         super().__init__()
+        check_positive(type(self).__name__, temperature=temperature)
+        check_non_negative(type(self).__name__, loss_weight=loss_weight)
         self.temperature = temperature
         self.loss_weight = loss_weight
         self.gather_distributed = gather_distributed

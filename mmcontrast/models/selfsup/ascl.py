@@ -15,8 +15,12 @@ class ASCL(MoCo):
     (all inside ``ASCLLoss``). Pipelines give ``MultiView`` views in the order
     ``[weak, strong]`` (``configs/_base_/datasets/*_ascl.py``).
 
-    Defaults are the official ones: queue 4096, momentum 0.99, ``t1=0.1``,
-    ``t2=0.05``, and (in the configs) a ``feat -> 2048 -> 128`` projector.
+    Defaults are the official CIFAR ones (``main.py``: queue 4096, momentum 0.99;
+    ``t1=0.1``, ``t2=0.05``) and, in the configs, a ``feat -> 2048 -> 128``
+    projector; the official ImageNet code (``ImageNet-1K/builder.py``) uses queue
+    65536 and momentum 0.999 (``configs/_base_/models/selfsup/ascl_resnet50.py``).
+    On one process BN is split into 8 groups like the official ``SplitBatchNorm``
+    (see :class:`MoCo`).
 
     Args:
         backbone (dict): Backbone config.

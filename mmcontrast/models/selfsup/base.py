@@ -1,8 +1,7 @@
 """Base class of the self-supervised pretraining algorithms."""
 from abc import abstractmethod
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Dict, List, Optional, Tuple, Union
 
-import torch
 from mmengine.model import BaseModel
 from mmengine.structures import BaseDataElement
 from torch import Tensor
@@ -20,8 +19,11 @@ class BaseSelfSupervisor(BaseModel):
 
     DimCL (Nguyen et al., 2023) is an option of every algorithm:
     ``loss = (1 - dimcl_weight) * L_method + dimcl_weight * L_dimcl``, where
-    ``L_dimcl`` contrasts the feature *dimensions* of the same pair of outputs that
-    the method's own loss compares.
+    ``L_dimcl`` contrasts the feature *dimensions* of the online projector outputs
+    of the two views, both with gradient, as the authors' code does (BYOL
+    ``Z[0], Z[1]``, MoCo v2+ ``q1_ori, q2_ori``, SimSiam ``z1_ori, z2_ori`` in
+    thanhkaist/DimCL ``solo/methods/{byol,mocov2plus,simsiam}.py``): never a
+    momentum/stop-gradient target, never a predictor output.
 
     Args:
         backbone (dict): Backbone config (``mmdet.ResNet``, ``ResNetCIFAR`` ...).
@@ -84,13 +86,13 @@ class BaseSelfSupervisor(BaseModel):
     def loss(self, inputs: List[Tensor], data_samples: Optional[List[BaseDataElement]]) -> Dict[str, Tensor]:
         """Losses of a list of ``[B, C, H, W]`` views."""
 
-    def mix_dimcl(self, method_loss: Tensor, pairs: Sequence[Tuple[Tensor, Tensor]]) -> Dict[str, Tensor]:
+    def mix_dimcl(self, method_loss: Tensor, z1: Tensor, z2: Tensor) -> Dict[str, Tensor]:
         """Return the method's loss, with DimCL mixed in when it is configured.
 
         Args:
             method_loss (Tensor): The algorithm's own scalar loss.
-            pairs (Sequence[tuple[Tensor, Tensor]]): The ``[N, D]`` output pairs
-                the method compares; DimCL is averaged over them.
+            z1 (Tensor): ``[N, D]`` online projector outputs of the first view.
+            z2 (Tensor): ``[N, D]`` online projector outputs of the second view.
 
         Returns:
             dict: ``loss`` (weighted by ``1 - lam`` under DimCL) and, with DimCL,
@@ -98,5 +100,4 @@ class BaseSelfSupervisor(BaseModel):
         """
         if self.dimcl is None:
             return dict(loss=method_loss)
-        dim_loss = torch.stack([self.dimcl(a, b) for a, b in pairs]).mean()
-        return dict(loss=(1 - self.dimcl_weight) * method_loss, loss_dimcl=self.dimcl_weight * dim_loss)
+        return dict(loss=(1 - self.dimcl_weight) * method_loss, loss_dimcl=self.dimcl_weight * self.dimcl(z1, z2))

@@ -16,8 +16,10 @@ class BYOL(BaseSelfSupervisor):
 
     ``loss = D(p1, z2') + D(p2, z1')`` with ``p`` the online predictions, ``z'``
     the target projections (an EMA of backbone + projector whose momentum rises
-    from ``base_momentum`` to ``end_momentum`` on a cosine) and ``D = 2 - 2 cos``.
-    With ``dimcl``, DimCL is applied to the same ``(p, z')`` pairs.
+    from ``base_momentum`` to ``end_momentum`` on a cosine; it keeps its own BN
+    statistics) and ``D = 2 - 2 cos``. With ``dimcl``, DimCL contrasts the online
+    projections ``z1, z2`` of the two views (the authors' ``Z[0], Z[1]``), so its
+    gradient reaches the projector of both views and never passes the predictor.
 
     Args:
         backbone (dict): Backbone config.
@@ -50,10 +52,10 @@ class BYOL(BaseSelfSupervisor):
 
     def loss(self, inputs: List[Tensor], data_samples: Optional[List[BaseDataElement]] = None) -> Dict[str, Tensor]:
         v1, v2 = inputs[0], inputs[1]
-        p1 = self.head(self.neck(self.backbone(v1)))
-        p2 = self.head(self.neck(self.backbone(v2)))
+        z1, z2 = self.neck(self.backbone(v1)), self.neck(self.backbone(v2))
+        p1, p2 = self.head(z1), self.head(z2)
         with torch.no_grad():
             self.target_net.update_parameters(EncoderPair(self.backbone, self.neck))
             t1, t2 = self.target_net(v1), self.target_net(v2)
         byol = self.head.loss(p1, t2) + self.head.loss(p2, t1)
-        return self.mix_dimcl(byol, [(p1, t2), (p2, t1)])
+        return self.mix_dimcl(byol, z1, z2)

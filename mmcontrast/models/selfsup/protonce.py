@@ -98,8 +98,8 @@ class ProtoNCE(MoCo):
 
     def loss(self, inputs: List[Tensor], data_samples: Optional[List[BaseDataElement]] = None) -> Dict[str, Tensor]:
         assignments = self._batch_assignments(data_samples)
-        q, k = self.query_and_key(inputs)
+        q, k, z = self.query_and_key(inputs)
         main = self.head(q, k, self.queue.clone().detach(), self.prototypes, assignments, self.concentrations)
-        losses = self.mix_dimcl(main, [(q, k)])
+        losses = self.dimcl_losses(main, inputs, z)
         self.enqueue(k)
         return losses

@@ -13,8 +13,12 @@ class SimSiam(BaseSelfSupervisor):
     """SimSiam: a predictor and a stop-gradient, no momentum encoder, no negatives.
 
     ``loss = (D(p1, sg(z2)) + D(p2, sg(z1))) / 2`` with ``D = -cos`` (set by the
-    head: ``LatentPredictHead(shift=0, scale=1)``). With ``dimcl``, DimCL is
-    applied to the same ``(p, sg(z))`` pairs.
+    head: ``LatentPredictHead(shift=0, scale=1)``). With ``dimcl``, DimCL contrasts
+    the projections ``z1, z2`` themselves, with gradient on both (the authors'
+    ``z1_ori, z2_ori``), not the predictions nor the stop-gradient targets. The
+    official recipe keeps the predictor's learning rate fixed
+    (``paramwise_cfg=dict(custom_keys={'head.predictor': dict(fix_lr=True)})`` and
+    ``FixedLRHook`` in the configs).
 
     Args:
         backbone (dict): Backbone config.
@@ -43,4 +47,4 @@ class SimSiam(BaseSelfSupervisor):
         p1, p2 = self.head(z1), self.head(z2)
         t1, t2 = z1.detach(), z2.detach()
         simsiam = 0.5 * (self.head.loss(p1, t2) + self.head.loss(p2, t1))
-        return self.mix_dimcl(simsiam, [(p1, t2), (p2, t1)])
+        return self.mix_dimcl(simsiam, z1, z2)

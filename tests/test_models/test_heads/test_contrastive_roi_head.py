@@ -119,18 +119,59 @@ def test_predict_is_untouched():
 
 
 def test_supcon_with_iou_reweighting():
+    from mmcontrast.models.losses import supcon_loss
     model = _detector(iou_reweight='linear', iou_threshold=0.5)
     data = _batch(model)
-    assert torch.isfinite(model.loss(data['inputs'], data['data_samples'])['loss_contrast'])
+    seen = {}
+
+    def record(module, args, kwargs, output):
+        seen.update(features=args[0].detach(), labels=args[1], weight=kwargs.get('weight'))
+
+    loss_module = model.roi_head.loss_contrast
+    handle = loss_module.register_forward_hook(record, with_kwargs=True)
+    losses = model.loss(data['inputs'], data['data_samples'])
+    handle.remove()
+    # the default SupCon got one IoU weight per row: in [threshold, 1], not all 1
+    weight, labels = seen['weight'], seen['labels']
+    assert weight is not None and weight.shape == labels.shape and labels.numel() > 1
+    assert (weight >= 0.5).all() and (weight <= 1).all() and (weight < 1).any()
+    expected = loss_module.loss_weight * supcon_loss(
+        seen['features'], labels, temperature=loss_module.temperature, weight=weight)
+    torch.testing.assert_close(losses['loss_contrast'], expected)
+    unweighted = loss_module.loss_weight * supcon_loss(seen['features'], labels, temperature=loss_module.temperature)
+    assert not torch.allclose(expected, unweighted)  # the weights change the loss
 
 
 def test_ranked_supcon_with_the_toy_det_ranking():
     ranking = osp.join(ROOT, 'configs/_base_/class_rankings/toy_uda_det.yaml')
     model = _detector(loss_contrast=dict(type='mmcontrast.RankedSupConLoss', class_ranking=ranking),
                       iou_threshold=0.5)
+    loss_module = model.roi_head.loss_contrast
+    # the file's two classes, each ranking the other second (warmer temperature)
+    assert loss_module.classes == ['person', 'car'] and loss_module.ranking == {0: [[0], [1]], 1: [[1], [0]]}
+    assert loss_module.taus == pytest.approx([0.1, 0.6])
     data = _batch(model)
+    seen = {}
+    handle = loss_module.register_forward_hook(lambda m, args, out: seen.update(features=args[0].detach(),
+                                                                                  labels=args[1]))
     losses = model.loss(data['inputs'], data['data_samples'])
+    handle.remove()
+    features, labels = seen['features'], seen['labels']
+    assert set(labels.tolist()) == {0, 1}  # both classes among the kept proposals
     assert torch.isfinite(losses['loss_contrast']) and losses['loss_contrast'] > 0
+    # Independent reference. With two classes that rank each other second, the rank-1 term of
+    # every anchor is log(x / x) = 0 (its positives are all its candidates at rank >= 1), so the
+    # loss is the rank-0 RINCE term: -log(sum_{same class} e^{s/0.1} / sum_{others} e^{s/0.1}).
+    z = torch.nn.functional.normalize(features.double(), dim=1)
+    logits = z @ z.t() / 0.1
+    others = ~torch.eye(len(labels), dtype=torch.bool)
+    same = (labels[:, None] == labels[None, :]) & others
+    terms = [torch.logsumexp(logits[a][others[a]], 0) - torch.logsumexp(logits[a][same[a]], 0)
+             for a in range(len(labels)) if same[a].any()]
+    torch.testing.assert_close(losses['loss_contrast'].double(), torch.stack(terms).mean(), rtol=1e-5, atol=1e-6)
+    # not the head's default SupCon (mean over positives outside the log, tau 0.2)
+    from mmcontrast.models.losses import supcon_loss
+    assert not torch.allclose(losses['loss_contrast'], 0.5 * supcon_loss(features, labels, temperature=0.2))
 
 
 def test_misconfiguration_fails_at_construction():

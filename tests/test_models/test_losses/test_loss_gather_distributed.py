@@ -78,3 +78,42 @@ def test_gathered_loss_equals_single_process_loss(tmp_path):
 def test_gather_with_grad_is_identity_without_process_group():
     x = torch.randn(3, 2, requires_grad=True)
     assert gather_with_grad(x) is x
+
+
+def _mismatch_worker(rank, init_file, out_dir):
+    torch.set_num_threads(1)
+    dist.init_process_group('gloo', init_method=f'file://{init_file}', rank=rank, world_size=WORLD_SIZE)
+    num = 3 if rank == 0 else 2  # a last, smaller batch on rank 1
+    g = torch.Generator().manual_seed(rank)
+    results = {}
+    for name, call in {
+            'info_nce': lambda: info_nce_loss(torch.randn(num, 4, generator=g), torch.randn(num, 4, generator=g),
+                                              gather_distributed=True),
+            'supcon': lambda: supcon_loss(torch.randn(num, 4, generator=g), torch.arange(num),
+                                          gather_distributed=True),
+    }.items():
+        try:
+            call()
+            results[name] = 'no error'
+        except ValueError as e:
+            results[name] = str(e)
+    torch.save(results, os.path.join(out_dir, f'mismatch{rank}.pt'))
+    dist.barrier()
+    dist.destroy_process_group()
+
+
+@pytest.mark.dist
+def test_different_batch_sizes_raise_a_clear_error_on_every_rank(tmp_path):
+    ctx = mp.start_processes(
+        _mismatch_worker, args=(str(tmp_path / 'store'), str(tmp_path)), nprocs=WORLD_SIZE, join=False,
+        start_method='fork')
+    deadline = time.time() + 120
+    while not ctx.join(timeout=5):
+        if time.time() > deadline:
+            for p in ctx.processes:
+                p.kill()
+            pytest.fail('gloo workers did not finish in 120 s')
+    for rank in range(WORLD_SIZE):
+        for name, message in torch.load(tmp_path / f'mismatch{rank}.pt').items():
+            assert 'the shapes differ (rank 0: (3,' in message and 'rank 1: (2,' in message, (rank, name, message)
+            assert f'this is rank {rank}' in message and 'drop_last=True' in message

@@ -117,23 +117,59 @@ def test_protonce_runner_with_clustering_and_knn(tiny_toy, tmp_path):
 @pytest.mark.slow
 @pytest.mark.dist
 def test_mocov2_ddp_smoke(tiny_toy, tmp_path):
-    """Two gloo processes through tools/train.py: batch shuffle across ranks, gathered queue and kNN."""
+    """Two gloo processes through tools/train.py: batch shuffle across ranks, gathered queue and kNN.
+
+    Both ranks must end with the same encoders and the same queue (keys gathered from both), and
+    the kNN accuracy the 2 ranks computed together must be the one a single process computes
+    from the checkpoint."""
+    import glob
+    import json
+    import socket
+    sys.path.insert(0, osp.join(ROOT, 'tests', 'test_engine'))
+    try:
+        import rank_state_dump
+    finally:
+        sys.path.pop(0)
     cfg = _tiny_overrides(Config.fromfile(MOCO_CFG), tiny_toy, str(tmp_path / 'work'))
     cfg.train_dataloader.batch_size = 4
     cfg.train_cfg.max_epochs = 1
     cfg.param_scheduler[0].update(T_max=1, end=1)
     cfg.default_hooks.checkpoint.interval = 1
+    cfg.randomness = dict(seed=1)
+    single = cfg.copy()
+    rank_state_dump.use_in(cfg)
     cfg_path = str(tmp_path / 'ddp_cfg.py')
     cfg.dump(cfg_path)
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        port = str(sock.getsockname()[1])
     torchrun = shutil.which('torchrun', path=osp.dirname(sys.executable)) or 'torchrun'
-    env = dict(os.environ, OMP_NUM_THREADS='1', PYTHONPATH=ROOT)
+    env = dict(os.environ, OMP_NUM_THREADS='1',
+               PYTHONPATH=os.pathsep.join([ROOT, osp.join(ROOT, 'tests', 'test_engine')]))
     proc = subprocess.run(
-        [torchrun, '--nproc_per_node', '2', '--master_port', str(29500 + os.getpid() % 1000),
-         osp.join(ROOT, 'tools/train.py'), cfg_path, '--launcher', 'pytorch',
-         '--cfg-options', 'randomness.seed=1'],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+        [torchrun, '--nproc_per_node', '2', '--master_port', port, osp.join(ROOT, 'tools/train.py'), cfg_path,
+         '--launcher', 'pytorch'],
+        cwd=str(tmp_path), env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    assert osp.isfile(str(tmp_path / 'work' / 'epoch_1.pth'))
-    ckpt = torch.load(str(tmp_path / 'work' / 'epoch_1.pth'), map_location='cpu', weights_only=True)
+    ckpt_path = str(tmp_path / 'work' / 'epoch_1.pth')
+    ckpt = torch.load(ckpt_path, map_location='cpu', weights_only=True)
     # 40 images, 2 ranks x 4, drop_last: 5 iterations x 8 gathered keys into a 16-slot queue
     assert int(ckpt['state_dict']['queue_ptr']) == (5 * 8) % 16
+
+    # both ranks: same parameters (DDP), same queue (the keys of both ranks, gathered)
+    ranks = rank_state_dump.load_ranks(str(tmp_path / 'work'))
+    for name in ranks[0]['params'] + ['queue', 'queue_ptr']:
+        assert torch.equal(ranks[0]['state'][name], ranks[1]['state'][name]), name
+    assert not torch.equal(ranks[0]['state']['queue'][:8], ranks[0]['state']['queue'][8:])
+
+    # the kNN accuracy of the 2-rank run (features gathered from both) = one process's
+    logged = []
+    for path in glob.glob(str(tmp_path / 'work' / '*' / 'vis_data' / 'scalars.json')):
+        with open(path) as f:
+            logged += [json.loads(line)['knn/top1'] for line in f if 'knn/top1' in line]
+    assert len(logged) == 2  # random init, after epoch 1
+    single.work_dir = str(tmp_path / 'single')
+    runner = Runner.from_cfg(single)
+    runner.load_checkpoint(ckpt_path)
+    knn = next(h for h in runner.hooks if isinstance(h, KNNMonitorHook))
+    assert knn.evaluate(runner, epoch=1) == pytest.approx(logged[-1], abs=1e-9)

@@ -10,6 +10,7 @@ from mmcontrast.models.uda.det import DomainAdaptiveTeacher
 
 CONFIG_DIR = osp.join(osp.dirname(__file__), '..', '..', '..', 'configs', 'uda_det')
 CONFIGS = sorted(glob.glob(osp.join(CONFIG_DIR, '*.py')))
+NUM_CLASSES = {'city2foggy': 8, 'city2foggy-all': 8, 'sim10k2city': 1, 'toy-src2tgt': 2}
 
 
 def _branches(pipeline):
@@ -18,46 +19,70 @@ def _branches(pipeline):
     return {k for k in multi[0] if k not in ('type', 'branch_field')}
 
 
+def _no_download(cfg: Config) -> Config:
+    backbone = cfg.model.detector.backbone
+    if backbone.get('init_cfg', None) and backbone.init_cfg.get('type') == 'Pretrained':
+        backbone.init_cfg = None  # building never downloads, but keep the test offline-safe
+    return cfg
+
+
 def test_all_expected_configs_exist():
     names = {osp.basename(c) for c in CONFIGS}
     for algo in ('mean-teacher', 'mean-teacher-pcl'):
         for task in ('city2foggy', 'sim10k2city'):
             assert f'{algo}_faster-rcnn_r50_fpn_24k_{task}.py' in names
-    for algo in ('mean-teacher', 'mean-teacher-fcl', 'mean-teacher-pcl'):
+    assert 'mean-teacher-adv_faster-rcnn_r50_fpn_24k_city2foggy.py' in names  # was adaptive-teacher_..._r50_...
+    for algo in ('mean-teacher', 'mean-teacher-fcl', 'mean-teacher-pcl', 'mean-teacher-pcl-balanced',
+                 'mean-teacher-target-bn'):
         assert f'{algo}_faster-rcnn_r18-narrow-fpn_1k_toy-src2tgt.py' in names
+    assert {
+        'adaptive-teacher_faster-rcnn_vgg16-bn_100k_city2foggy-all.py',
+        'adaptive-teacher_faster-rcnn_vgg16-bn-scratch_100k_city2foggy-all.py'
+    } <= names
+    # only Adaptive Teacher's recipe is named for it
+    assert all('vgg16-bn' in n for n in names if n.startswith('adaptive-teacher'))
 
 
 @pytest.mark.parametrize('config', CONFIGS, ids=osp.basename)
 def test_config_builds(config):
-    cfg = Config.fromfile(config)
+    cfg = _no_download(Config.fromfile(config))
+    name = osp.basename(config)
+    adaptive_teacher = name.startswith('adaptive-teacher')
     # mmdet's semi-supervised machinery
     loader = cfg.train_dataloader
     assert loader.sampler.type == 'GroupMultiSourceSampler' and loader.sampler.source_ratio == [1, 1]
     assert loader.dataset.type == 'ConcatDataset' and len(loader.dataset.datasets) == 2
     source, target = loader.dataset.datasets
-    assert _branches(source.pipeline) == {'sup'}
+    assert _branches(source.pipeline) == ({'sup', 'sup_weak'} if adaptive_teacher else {'sup'})
     assert _branches(target.pipeline) == {'unsup_teacher', 'unsup_student'}
     assert any(h['type'] == 'MeanTeacherHook' for h in cfg.custom_hooks)
-    assert cfg.val_cfg.type == 'TeacherStudentValLoop'
+    # per-class AP/AP50 of the teacher and of the student, each table labelled
+    assert cfg.val_cfg.type == 'mmcontrast.LabelledTeacherStudentValLoop'
     assert cfg.val_evaluator.type == 'CocoMetric' and cfg.val_evaluator.ann_file
+    assert cfg.val_evaluator.classwise is True
     assert cfg.model.data_preprocessor.type == 'MultiBranchDataPreprocessor'
 
     model = MODELS.build(cfg.model)  # built under mmdet's scope, as the Runner does
     assert isinstance(model, DomainAdaptiveTeacher)
     # the paper's 0.8 on real data; the weak toy source model needs 0.6 (see the toy config)
-    assert model.semi_train_cfg.cls_pseudo_thr == (0.6 if 'toy' in osp.basename(config) else 0.8)
+    assert model.semi_train_cfg.cls_pseudo_thr == (0.6 if 'toy' in name else 0.8)
     num_classes = model.student.roi_head.bbox_head.num_classes
-    assert num_classes == {'city2foggy': 8, 'sim10k2city': 1}.get(osp.basename(config).split('_')[-1][:-3], 2)
-    name = osp.basename(config)
-    if name.startswith('mean-teacher-pcl'):
+    assert num_classes == NUM_CLASSES[name[:-3].split('_')[-1]]
+    algo = name.split('_')[0]
+    if algo.startswith('mean-teacher-pcl'):
         assert list(model.contrast_losses) == ['pcl']
         pcl = model.contrast_losses['pcl']
         assert type(pcl).__name__ == 'PCLLoss' and pcl.scale == 20.0
         assert model.contrast_views.target == 'cls_score'
-    elif name.startswith('mean-teacher-fcl'):
+        balanced = algo == 'mean-teacher-pcl-balanced'
+        assert model.contrast_views.boxes == (('pseudo', 'balanced_proposals') if balanced else ('pseudo', 'proposals'))
+    elif algo == 'mean-teacher-fcl':
         assert list(model.contrast_losses) == ['fcl']
         assert type(model.contrast_losses['fcl']).__name__ == 'InfoNCELoss'
         assert model.contrast_views.target == 'roi_feat'
     else:
         assert len(model.contrast_losses) == 0
-    assert (model.domain_discriminator is not None) == name.startswith('adaptive-teacher')
+    assert (model.domain_discriminator is not None) == (adaptive_teacher or algo == 'mean-teacher-adv')
+    assert model.semi_train_cfg.teacher_bn_stats == ('target_batch' if adaptive_teacher
+                                                     or algo == 'mean-teacher-target-bn' else 'running')
+    assert model.semi_train_cfg.empty_pseudo_images == ('background' if adaptive_teacher else 'skip_batch')

@@ -77,19 +77,75 @@ def test_resume_restores_teacher(tmp_path):
 @pytest.mark.dist
 @pytest.mark.slow
 def test_two_process_gloo_training(tmp_path):
+    """2 gloo ranks through tools/train.py keep identical students and teachers, and tools/test.py
+    on 2 ranks predicts exactly what 1 process predicts for the checkpoint."""
+    import pickle
+    import socket
+    sys.path.insert(0, osp.join(REPO, 'tests', 'test_engine'))
+    try:
+        import rank_state_dump
+    finally:
+        sys.path.pop(0)
+
+    def port():
+        with socket.socket() as sock:
+            sock.bind(('127.0.0.1', 0))
+            return str(sock.getsockname()[1])
+
+    work = tmp_path / 'work'
+    cfg = tiny_config(str(work), max_iters=2)
+    rank_state_dump.use_in(cfg)
+    full = Config.fromfile(CONFIG)
+    _set_scale(full._cfg_dict, (128, 64))
+    cfg.test_dataloader = full.test_dataloader
+    cfg.test_dataloader.update(num_workers=0, persistent_workers=False)
+    cfg.test_dataloader.dataset.update(data_root=osp.join(REPO, 'data', 'toy_uda') + '/', indices=8)
+    cfg.test_evaluator = dict(type='CocoMetric', ann_file=osp.join(REPO, 'data/toy_uda/annotations/target_val.json'),
+                              metric='bbox')
+    cfg.test_cfg = dict(type='TestLoop')
     cfg_path = tmp_path / 'config.py'
-    tiny_config(str(tmp_path / 'work'), max_iters=2).dump(str(cfg_path))
-    env = dict(os.environ, OMP_NUM_THREADS='1', PYTHONPATH=REPO)
-    cmd = [
-        sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node', '2', '--master_port', '29561',
-        osp.join(REPO, 'tools', 'train.py'),
-        str(cfg_path), '--launcher', 'pytorch', '--work-dir', str(tmp_path / 'work')
-    ]
-    proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    assert osp.exists(tmp_path / 'work' / 'iter_2.pth')
-    log = proc.stdout + proc.stderr
-    assert 'Distributed training: True' in log and 'GPU number: 2' in log  # mmengine's env summary
+    cfg.dump(str(cfg_path))
+    env = dict(os.environ, OMP_NUM_THREADS='1',
+               PYTHONPATH=os.pathsep.join([REPO, osp.join(REPO, 'tests', 'test_engine')]))
+
+    def run(cmd):
+        # the working directory is tmp_path: distributed evaluation writes .dist_test/ there
+        proc = subprocess.run(cmd, cwd=str(tmp_path), env=env, capture_output=True, text=True, timeout=600)
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+        return proc.stdout + proc.stderr
+
+    torchrun = [sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node', '2']
+    log = run(torchrun + ['--master_port', port(), osp.join(REPO, 'tools', 'train.py'), str(cfg_path), '--launcher',
+                          'pytorch', '--work-dir', str(work)])
     assert 'unsup_loss_pcl' in log
-    state = torch.load(tmp_path / 'work' / 'iter_2.pth', map_location='cpu', weights_only=True)['state_dict']
-    assert any(k.startswith('teacher.') for k in state) and any(k.startswith('student.') for k in state)
+    ckpt = torch.load(work / 'iter_2.pth', map_location='cpu', weights_only=True)
+    assert ckpt['rng_state']['world_size'] == 2
+
+    # DDP: both ranks end with the same student parameters, so the EMA teachers agree too
+    ranks = rank_state_dump.load_ranks(str(work))
+    params = ranks[0]['params']
+    assert any(p.startswith('student.') for p in params) and any(p.startswith('teacher.') for p in params)
+    for name in params:
+        assert torch.equal(ranks[0]['state'][name], ranks[1]['state'][name]), name
+        assert torch.equal(ranks[0]['state'][name], ckpt['state_dict'][name]), name
+    moved = [n for n in params if n.startswith('student.') and not torch.equal(
+        ckpt['state_dict'][n], ckpt['state_dict']['teacher.' + n[len('student.'):]])]
+    assert moved, 'the teacher equals the student: no EMA step or no training step happened'
+
+    # 2 ranks (each predicts half the images, gathered in dataset order) = 1 process
+    outs = {}
+    for name, launcher in (('one', [sys.executable]), ('two', torchrun + ['--master_port', port()])):
+        outs[name] = str(tmp_path / f'{name}.pkl')
+        run(launcher + [osp.join(REPO, 'tools', 'test.py'), str(cfg_path), str(work / 'iter_2.pth'), '--out',
+                        outs[name], '--work-dir', str(tmp_path / f'test_{name}')] +
+            (['--launcher', 'pytorch'] if name == 'two' else []))
+    with open(outs['one'], 'rb') as f:
+        one = pickle.load(f)
+    with open(outs['two'], 'rb') as f:
+        two = pickle.load(f)
+    assert len(one) == len(two) == 8
+    assert sum(len(r['pred_instances']['scores']) for r in one) > 0
+    for a, b in zip(one, two):
+        assert a['img_id'] == b['img_id']
+        for key in ('bboxes', 'scores', 'labels'):
+            torch.testing.assert_close(b['pred_instances'][key], a['pred_instances'][key], rtol=1e-5, atol=1e-4)

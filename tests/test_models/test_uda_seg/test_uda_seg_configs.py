@@ -38,7 +38,8 @@ def test_config_builds(path):
     if real:
         assert cfg.optim_wrapper.optimizer.type == 'AdamW' and cfg.optim_wrapper.optimizer.lr == 6e-5
         assert cfg.train_cfg.max_iters == 40000 and cfg.train_dataloader.batch_size == 2
-        assert seg.data_preprocessor.size == (512, 512)
+        hrda = 'hrda' in path.stem  # full-resolution HRDA / MIC(HRDA): 1024x1024 crops
+        assert seg.data_preprocessor.size == ((1024, 1024) if hrda else (512, 512))
         weight = 0.008 if 'synthia' in path.stem else 0.01
         if 'pcl' in path.stem:  # EHTDI configs/gta5.yaml and synthia.yaml NCE_weight
             losses = model_cfg.contrast.losses
@@ -50,7 +51,8 @@ def test_config_builds(path):
         head = seg.decode_head
         if 'deeplabv2red' in path.stem:
             assert tuple(head.dilations) == (6, 12)
-        assert (head.type == 'mmcontrast.DAFormerHead') == ('_mit-b5_' in path.name)
+        head_type = 'mmcontrast.HRDAHead' if hrda else 'mmcontrast.DAFormerHead'
+        assert (head.type == head_type) == ('_mit-b5_' in path.name)
         if 'synthia' in path.stem:
             assert cfg.val_evaluator.type == 'mmcontrast.SubsetIoUMetric'
     # Meta tensors make building the big models free; MiT reads its drop-path rates with

@@ -6,6 +6,7 @@ from .daformer_head import DAFormerHead
 from .dlv2_head import ASPPClassifier, DLV2Head
 from .ema_teacher import DAFormerTeacher, EMATeacher, EvalModeTeacher
 from .feature_distance import ImageNetFeatureDistance, downscale_label_ratio
+from .hrda import HRDAEncoderDecoder, HRDAHead
 from .pseudo_label import PseudoLabels, make_pseudo_labels
 from .strong_aug import (DAFormerStrongAug, IndependentStrongAug, StrongAugmentation, StrongViews, build_strong_aug,
                          color_jitter, daformer_color_jitter, daformer_kernel_size, gaussian_blur)
@@ -16,5 +17,6 @@ __all__ = [
     'class_mix', 'class_mix_masks', 'mix', 'DAFormerHead', 'DAFormerStrongAug', 'IndependentStrongAug',
     'build_strong_aug', 'daformer_color_jitter', 'daformer_kernel_size', 'BackwardSchedule', 'SequentialBackward',
     'SummedBackward', 'DAFormerClassMix', 'PerImageClassMix', 'ContrastViewBuilder', 'ContrastViews', 'EHTDIViews',
-    'MixedViews', 'TargetViews', 'UDAStep', 'DAFormerTeacher', 'EvalModeTeacher'
+    'MixedViews', 'TargetViews', 'UDAStep', 'DAFormerTeacher', 'EvalModeTeacher',
+    'HRDAEncoderDecoder', 'HRDAHead'
 ]

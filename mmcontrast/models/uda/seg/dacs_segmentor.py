@@ -20,6 +20,7 @@ from torch import Tensor, nn
 from mmcontrast.models.utils import Source, TapRecorder
 from mmcontrast.registry import MODELS
 from mmcontrast.utils.scope import build_in_scope
+from ..frozen_log import summarize_frozen_parameters
 from .class_mix import class_mix
 from .contrast_views import ContrastViewBuilder, UDAStep, needs_features
 from .feature_distance import ImageNetFeatureDistance
@@ -219,6 +220,10 @@ class DACSSegmentor(BaseModel):
             self.feature_dist = ImageNetFeatureDistance(segmentor['backbone'], **fd_cfg)
 
         self.semi_test_cfg = dict(predict_on=predict_on)
+        summarize_frozen_parameters(type(self).__name__, {
+            'teacher.': ('the EMA teacher', sum(1 for _ in self.teacher.parameters())),
+            'feature_dist.': ('the ImageNet model', 0 if self.feature_dist is None else
+                              sum(1 for _ in self.feature_dist.parameters()))})
         self.cache_visuals = False
         self.last_visuals: Optional[Dict[str, Tensor]] = None
         self._warned_untrained_teacher = False
@@ -403,6 +408,11 @@ class DACSSegmentor(BaseModel):
                       level=logging.WARNING)
             self._warned_untrained_teacher = True
         return self.teacher.module
+
+    @property
+    def out_channels(self) -> int:
+        """Output channels of the prediction model (mmseg's ``SegTTAModel`` reads it for ``--tta``)."""
+        return self._predict_model().out_channels
 
     def predict(self, inputs: Tensor, data_samples: Optional[SampleList] = None) -> SampleList:
         """Predict with the student or the teacher (``semi_test_cfg['predict_on']``)."""
