@@ -1,4 +1,5 @@
-# DAFormer's recipe + PCL as EHTDI (class/pixel PCL at 0.008) with DeepLabV2-R101 (dilations 6/12), SYNTHIA -> Cityscapes.
+# DAFormer's recipe + PCL as EHTDI (class/pixel PCL at 0.008) with DeepLabV2-R101 (dilations 6/12),
+# SYNTHIA -> Cityscapes.
 _base_ = [
     '../_base_/uda/deeplabv2red_r101-d8.py', '../_base_/uda/synthia2cs-512x512.py',
     '../_base_/uda/uda_runtime_adamw-poly_40k.py', '../_base_/uda/recipes/daformer.py',

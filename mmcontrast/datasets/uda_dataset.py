@@ -10,11 +10,11 @@ from typing import Callable, Dict, List, Mapping, Optional, Tuple, Union
 
 import mmcv
 import numpy as np
-from PIL import Image
 from mmengine.dataset import BaseDataset
 from mmengine.logging import print_log
 from mmengine.utils import track_parallel_progress, track_progress
 from mmseg.registry import DATASETS as MMSEG_DATASETS
+from PIL import Image
 
 from mmcontrast.registry import DATASETS
 

@@ -6,8 +6,16 @@ from mmcv.transforms import Compose
 from mmengine.registry import init_default_scope
 
 import mmcontrast.datasets  # noqa: F401
-from mmcontrast.datasets.transforms import (ColorJitter, GaussianBlur, MultiView, PackClsInputs, PackSelfSupInputs,
-                                            RandomGrayscale, RandomResizedCrop, Solarize)
+from mmcontrast.datasets.transforms import (
+    ColorJitter,
+    GaussianBlur,
+    MultiView,
+    PackClsInputs,
+    PackSelfSupInputs,
+    RandomGrayscale,
+    RandomResizedCrop,
+    Solarize,
+)
 
 
 def _img(h=40, w=60, seed=0):

@@ -13,9 +13,16 @@ import pytest
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
-from mmcontrast.datasets.toy_uda import (DOMAINS, SPLITS, TOY_DET_CLASSES, TOY_SEG_CLASSES,
-                                         TOY_TRAIN_IDS, ensure_toy_uda, generate_toy_uda,
-                                         koschmieder_fog)
+from mmcontrast.datasets.toy_uda import (
+    DOMAINS,
+    SPLITS,
+    TOY_DET_CLASSES,
+    TOY_SEG_CLASSES,
+    TOY_TRAIN_IDS,
+    ensure_toy_uda,
+    generate_toy_uda,
+    koschmieder_fog,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 TINY = dict(num_train=3, num_val=2, height=64, width=128)

@@ -100,7 +100,7 @@ def test_measured_toy_metrics_are_filled(index):
     expected = {
         'dacs-pcl_deeplabv3-r18-narrow_2k_toy-src2tgt': ('mIoU', 23.67),
         'mean-teacher-fcl_faster-rcnn_r18-narrow-fpn_1k_toy-src2tgt': ('box AP50', 21.8),
-        'dimcl-simsiam_resnet18-w16_1xb64-coslr-6e_toycls': ('kNN top-1', 63.6),
+        'dimcl-simsiam_resnet18-w16_1xb64-coslr-6e_toycls': ('kNN top-1', 78.4),
         'ranked-supcon_resnet18-w16_linear-5e_toycls-id8': ('Top 1 Accuracy', 56.4),
         'ranked-supcon-roi_faster-rcnn_r18-narrow-fpn_1k_toy-source': ('box AP50', 50.9),
         'deeplabv3_r18-narrow_2k_toy-target-oracle': ('mIoU', 52.5),

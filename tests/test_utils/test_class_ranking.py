@@ -89,7 +89,8 @@ def test_subset_keeps_label_order_and_drops_empty_tiers():
 
 
 @pytest.mark.parametrize('text, match', [
-    ('classes: [cat, dog]\nranking:\n  cat: [[dgo]]\n', r"tier 1 of 'cat' names unknown class 'dgo' \(did you mean 'dog'\?\)"),
+    ('classes: [cat, dog]\nranking:\n  cat: [[dgo]]\n',
+     r"tier 1 of 'cat' names unknown class 'dgo' \(did you mean 'dog'\?\)"),
     ('classes: [cat, dog]\nranking:\n  cow: [[dog]]\n', "the ranking names unknown class 'cow'"),
     ('classes: [a, b, c]\nranking:\n  a: [[b], [c, b]]\n', r"'b' is ranked twice for 'a' \(tiers 1 and 2\)"),
     ('classes: [a, b, c]\nranking:\n  a: [[b]]\n  a: [[c]]\n', "key 'a' appears twice"),

@@ -782,8 +782,8 @@ def render(args: argparse.Namespace, machine: dict, results: List[dict]) -> str:
                 row = (f'| {cfg_name} | {model} | {r["variant"]} | {r["median_step_s"]:.3f} |' +
                        (f' {r["median_cpu_s"]:.3f} |' if cpu else '') +
                        f' {_fmt(t_ratio, ".2f")} | {_fmt(r.get("paired_ratio"), ".2f")}' +
-                       (f' / {_fmt(r.get("paired_cpu_ratio"), ".2f")}' if cpu else '') + f' | {r["peak_step_mib"]:.0f} | '
-                       f'{_fmt(m_ratio, ".2f")} |')
+                       (f' / {_fmt(r.get("paired_cpu_ratio"), ".2f")}' if cpu else '') +
+                       f' | {r["peak_step_mib"]:.0f} | {_fmt(m_ratio, ".2f")} |')
             else:
                 h_ratio = _ratio(r.get('peak_step_hwm_mib'), base and base.get('peak_step_hwm_mib'))
                 row = (f'| {cfg_name} | {model} | {r["variant"]} | {r["median_step_s"]:.2f} | '
@@ -800,7 +800,7 @@ def render(args: argparse.Namespace, machine: dict, results: List[dict]) -> str:
     if alternated and cpu:
         lines.append('Measured (CPU, alternating): all variants in one process, stepped alternately (A, B, A, B, ...) '
                      'on identical batches and seeds; "paired time" is the median over rounds of the step time over '
-                     'the same round\'s baseline step (wall, and process CPU time, which other jobs on a shared '
+                     "the same round's baseline step (wall, and process CPU time, which other jobs on a shared "
                      'machine inflate less). Before every step gc.collect(), malloc_trim(0) and a VmHWM reset '
                      '(/proc/self/clear_refs); peak step RSS = VmHWM after the step minus VmRSS before it (max over '
                      'the measured steps; includes C-allocator fragmentation).' + profiler_note)

@@ -39,8 +39,16 @@ from typing import List, Optional, Sequence
 
 # The sibling modules, also when this file is loaded by path (tests).
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from _converter_io import (ConverterError, OutputTransaction, check_box, check_image_size, exit_on_error, image_size,
-                           parse_number, safe_relative_name)
+from _converter_io import (
+    ConverterError,
+    OutputTransaction,
+    check_box,
+    check_image_size,
+    exit_on_error,
+    image_size,
+    parse_number,
+    safe_relative_name,
+)
 
 SIM10K_CATEGORIES = [dict(id=1, name='car')]
 DIFFICULT_MODES = ('keep', 'ignore', 'drop')

@@ -6,8 +6,8 @@ from mmengine.model import BaseModel
 from mmengine.structures import BaseDataElement
 from torch import Tensor
 
-from mmcontrast.utils.scope import build_in_scope
 from mmcontrast.registry import MODELS
+from mmcontrast.utils.scope import build_in_scope
 
 
 @MODELS.register_module()

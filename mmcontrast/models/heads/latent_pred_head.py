@@ -3,8 +3,8 @@ import torch.nn.functional as F
 from mmengine.model import BaseModule
 from torch import Tensor
 
-from mmcontrast.utils.scope import build_in_scope
 from mmcontrast.registry import MODELS
+from mmcontrast.utils.scope import build_in_scope
 
 
 @MODELS.register_module()

@@ -8,8 +8,8 @@ from mmengine.model import BaseModule
 from mmengine.structures import BaseDataElement
 from torch import Tensor
 
-from mmcontrast.utils.scope import build_in_scope
 from mmcontrast.registry import MODELS
+from mmcontrast.utils.scope import build_in_scope
 
 
 def stack_gt_labels(data_samples: Sequence[BaseDataElement], device: torch.device) -> Tensor:

@@ -9,8 +9,16 @@ from mmengine.model import BaseModel
 from mmengine.structures import BaseDataElement
 
 from mmcontrast.registry import MODELS
-from .sources import InjectionConfigError, Source, TapRecorder, batch_data_field, describe, resolve_module, \
-    select, static_channels
+from .sources import (
+    InjectionConfigError,
+    Source,
+    TapRecorder,
+    batch_data_field,
+    describe,
+    resolve_module,
+    select,
+    static_channels,
+)
 
 
 class InjectedTerm(nn.Module):

@@ -24,8 +24,7 @@ import torch.nn as nn
 from mmengine.structures import BaseDataElement, PixelData
 
 # Re-exported: these used to be defined here.
-from mmcontrast.models.utils.taps import (InjectionConfigError, Source, TapRecorder, describe,  # noqa: F401
-                                          resolve_module, select)
+from mmcontrast.models.utils.taps import InjectionConfigError, Source, TapRecorder, describe, resolve_module, select  # noqa: F401
 
 __all__ = [
     'InjectionConfigError', 'Source', 'TapRecorder', 'batch_data_field', 'describe', 'resolve_module', 'select',

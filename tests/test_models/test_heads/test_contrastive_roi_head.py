@@ -67,7 +67,8 @@ def test_loss_contrast_is_added_and_trains_the_projection_and_shared_fcs():
 
 
 def test_rows_labels_and_iou_weights():
-    model = _detector(loss_contrast=dict(type='mmcontrast._WeightRecordingLoss'), iou_threshold=0.6, iou_reweight='linear')
+    model = _detector(
+        loss_contrast=dict(type='mmcontrast._WeightRecordingLoss'), iou_threshold=0.6, iou_reweight='linear')
     data = _batch(model)
     head = model.roi_head
     x = model.extract_feat(data['inputs'])

@@ -6,9 +6,24 @@ import math
 import pytest
 import torch
 
-from mmcontrast.models.losses import (ASCLLoss, ClassPCLLoss, DimCLLoss, InfoNCELoss, PAUCLoss, PCLLoss, PixelPCLLoss,
-                                      ProtoNCELoss, RankedSupConLoss, SupConLoss, class_pcl_loss, info_nce_loss,
-                                      pcl_loss, pixel_pcl_loss, ranked_supcon_loss, supcon_loss)
+from mmcontrast.models.losses import (
+    ASCLLoss,
+    ClassPCLLoss,
+    DimCLLoss,
+    InfoNCELoss,
+    PAUCLoss,
+    PCLLoss,
+    PixelPCLLoss,
+    ProtoNCELoss,
+    RankedSupConLoss,
+    SupConLoss,
+    class_pcl_loss,
+    info_nce_loss,
+    pcl_loss,
+    pixel_pcl_loss,
+    ranked_supcon_loss,
+    supcon_loss,
+)
 
 RANKING = {0: [[0], [1]], 1: [[1], [0]]}
 BAD_POSITIVE = [0, -0.1, math.inf, math.nan, '0.1', True]

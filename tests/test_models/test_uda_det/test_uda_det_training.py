@@ -1,6 +1,5 @@
 """Training the toy mean teacher + PCL config end to end: resume restores the teacher, and a
 2-process gloo run (tools/train.py --launcher pytorch) works on CPU."""
-import copy
 import os
 import os.path as osp
 import subprocess

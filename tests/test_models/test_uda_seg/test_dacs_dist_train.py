@@ -15,7 +15,8 @@ CONFIG = ROOT / 'configs/uda_seg/dacs-pcl_deeplabv3-r18-narrow_2k_toy-src2tgt.py
 SMALL = """
 _base_ = [{base!r}]
 crop = (64, 64)
-model = dict(segmentor=dict(data_preprocessor=dict(size=crop)), contrast=dict(losses=dict(pixel_pcl=dict(max_pixels=64))))
+model = dict(segmentor=dict(data_preprocessor=dict(size=crop)),
+             contrast=dict(losses=dict(pixel_pcl=dict(max_pixels=64))))
 train_dataloader = dict(batch_size=2, num_workers=0, persistent_workers=False)  # ASPP pooling BN needs 2
 train_cfg = dict(max_iters={iters}, val_interval=1000)
 val_cfg = None

@@ -6,9 +6,8 @@ import pytest
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from uda_seg_helpers import dacs_cfg, fake_batch, tiny_segmentor  # noqa: E402
-
 from mmseg.registry import MODELS as MMSEG_MODELS  # noqa: E402
+from uda_seg_helpers import dacs_cfg, fake_batch, tiny_segmentor  # noqa: E402
 
 from mmcontrast.registry import MODELS  # noqa: E402
 from mmcontrast.utils.scope import build_in_scope  # noqa: E402
@@ -70,7 +69,8 @@ def test_loss_keys_finite_and_backward(extra, keys):
 
 def test_contrast_losses_are_active_when_pseudo_labels_are_confident():
     # threshold 0 makes every pixel confident: class PCL has classes, the weight is 1
-    model = build(pseudo_label=dict(threshold=0.0), **contrast(dict(PCL_LOSSES, **FCL_LOSSES), 'mmcontrast.TargetViews'))
+    views = contrast(dict(PCL_LOSSES, **FCL_LOSSES), 'mmcontrast.TargetViews')
+    model = build(pseudo_label=dict(threshold=0.0), **views)
     losses = run_loss(model)
     assert losses['mix.pseudo_quality'].item() == pytest.approx(1.0)
     for key in ('tgt.loss_pixel_pcl', 'tgt.loss_fcl'):

@@ -15,7 +15,6 @@ Item 1 (DAFormerHead, 3,712,275 parameters) is pinned in ``test_daformer_head.py
 DAFormer recipe's use of both is checked here.
 """
 import copy
-import math
 import os
 import random
 import socket
@@ -34,8 +33,15 @@ from mmengine.registry import PARAM_SCHEDULERS, DefaultScope
 sys.path.insert(0, str(Path(__file__).parent))
 from uda_seg_helpers import dacs_cfg, fake_batch, tiny_segmentor  # noqa: E402
 
-from mmcontrast.models.uda.seg import (DAFormerClassMix, DAFormerStrongAug, DLV2Head, EHTDIViews,  # noqa: E402
-                                       UDAStep, make_pseudo_labels, mix)
+from mmcontrast.models.uda.seg import (  # noqa: E402
+    DAFormerClassMix,
+    DAFormerStrongAug,
+    DLV2Head,
+    EHTDIViews,
+    UDAStep,
+    make_pseudo_labels,
+    mix,
+)
 from mmcontrast.models.uda.seg.strong_aug import StrongViews  # noqa: E402
 from mmcontrast.registry import MODELS  # noqa: E402
 
@@ -121,7 +127,7 @@ def test_teacher_labels_with_batch_statistics_and_averages_parameters_only():
     logits_again = model.teacher.logits(img)  # deterministic: no dropout
     assert torch.allclose(logits, logits_again, atol=1e-5)
     changed = [k for k, v in teacher.state_dict().items() if 'running_mean' in k and not torch.equal(v, running[k])]
-    assert changed, 'the teacher\'s running statistics follow the target batches it sees'
+    assert changed, "the teacher's running statistics follow the target batches it sees"
 
 
 # ---------------------------------------------------------------- item 5: pseudo-label weight and ClassMix

@@ -32,9 +32,15 @@ import numpy as np
 import pytest
 import torch
 
+from mmcontrast.models.uda.seg import (
+    DAFormerStrongAug,
+    IndependentStrongAug,
+    StrongAugmentation,
+    build_strong_aug,
+    daformer_color_jitter,
+    daformer_kernel_size,
+)
 from mmcontrast.models.uda.seg import strong_aug as sa
-from mmcontrast.models.uda.seg import (DAFormerStrongAug, IndependentStrongAug, StrongAugmentation,
-                                       build_strong_aug, daformer_color_jitter, daformer_kernel_size)
 
 FIXTURE = Path(__file__).parents[2] / 'data' / 'kornia058_strong_aug.npz'
 MEAN, STD = [123.675, 116.28, 103.53], [58.395, 57.12, 57.375]

@@ -3,8 +3,17 @@ import pytest
 import torch
 from torch import nn
 
-from mmcontrast.models.uda.seg import (ASPPClassifier, DLV2Head, EMATeacher, StrongAugmentation, class_mix,
-                                       class_mix_masks, downscale_label_ratio, gaussian_blur, make_pseudo_labels)
+from mmcontrast.models.uda.seg import (
+    ASPPClassifier,
+    DLV2Head,
+    EMATeacher,
+    StrongAugmentation,
+    class_mix,
+    class_mix_masks,
+    downscale_label_ratio,
+    gaussian_blur,
+    make_pseudo_labels,
+)
 
 
 def test_ema_teacher_alpha_schedule_and_update():

@@ -2,8 +2,8 @@
 import copy
 
 import torch
-from mmseg.structures import SegDataSample
 from mmengine.structures import PixelData
+from mmseg.structures import SegDataSample
 
 NUM_CLASSES = 4
 

@@ -8,8 +8,17 @@ from .ema_teacher import DAFormerTeacher, EMATeacher, EvalModeTeacher
 from .feature_distance import ImageNetFeatureDistance, downscale_label_ratio
 from .hrda import HRDAEncoderDecoder, HRDAHead
 from .pseudo_label import PseudoLabels, make_pseudo_labels
-from .strong_aug import (DAFormerStrongAug, IndependentStrongAug, StrongAugmentation, StrongViews, build_strong_aug,
-                         color_jitter, daformer_color_jitter, daformer_kernel_size, gaussian_blur)
+from .strong_aug import (
+                         DAFormerStrongAug,
+                         IndependentStrongAug,
+                         StrongAugmentation,
+                         StrongViews,
+                         build_strong_aug,
+                         color_jitter,
+                         daformer_color_jitter,
+                         daformer_kernel_size,
+                         gaussian_blur,
+)
 
 __all__ = [
     'DACSSegmentor', 'DLV2Head', 'ASPPClassifier', 'EMATeacher', 'ImageNetFeatureDistance', 'downscale_label_ratio',

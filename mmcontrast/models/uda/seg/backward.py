@@ -88,7 +88,7 @@ class SequentialBackward(BackwardSchedule):
     def stage(self, losses: LossDict, parse_losses: ParseLosses) -> LossDict:
         if self._optim_wrapper is None:
             if not self._warned_unbound and torch.is_grad_enabled():
-                print_log('SequentialBackward: loss() was called outside the model\'s train_step (e.g. by '
+                print_log("SequentialBackward: loss() was called outside the model's train_step (e.g. by "
                           'MMDistributedDataParallel), so the losses are summed into one backward. Set '
                           'model_wrapper_cfg=dict(type="mmcontrast.UDADistributedDataParallel") for the '
                           'sequential form under DDP.', logger='current', level=logging.WARNING)

@@ -82,7 +82,7 @@ def _choose_preprocessor(child: Optional[dict], top: Optional[dict]) -> dict:
         raise ValueError('DACSSegmentor needs a data_preprocessor (a SegDataPreProcessor config, '
                          'inside segmentor or given directly)')
     if child is not None and top is not None and _inner_preprocessor(child) != _inner_preprocessor(top):
-        print_log(f'DACSSegmentor: the wrapped segmentor\'s data_preprocessor {dict(child)} is used; the '
+        print_log(f"DACSSegmentor: the wrapped segmentor's data_preprocessor {dict(child)} is used; the "
                   f'top-level data_preprocessor {dict(top)} differs and is ignored', logger='current',
                   level=logging.WARNING)
     chosen = child if child is not None else top
@@ -95,7 +95,7 @@ def _check_wrappable(student: nn.Module) -> List[BaseDecodeHead]:
     """The decode heads of ``student`` (one per cascade stage), or a TypeError saying why not."""
     if not isinstance(student, EncoderDecoder):
         raise TypeError(f'DACSSegmentor wraps mmseg EncoderDecoder / CascadeEncoderDecoder segmentors, got '
-                        f'{type(student).__name__}: the self-training step needs the decode heads\' per-pixel '
+                        f"{type(student).__name__}: the self-training step needs the decode heads' per-pixel "
                         'logits and losses. Wrap the stock EncoderDecoder config of your network.')
     heads = student.decode_head
     heads = list(heads) if isinstance(heads, nn.ModuleList) else [heads]
@@ -204,8 +204,8 @@ class DACSSegmentor(BaseModel):
         self.class_sampler = MODELS.build(_with_defaults('mix', mix))
         # The strong augmentation denormalises with the preprocessor's mean/std.
         inner = _inner_preprocessor(data_preprocessor)
-        self.strong_aug = build_strong_aug(
-            _with_defaults('strong_aug', strong_aug), inner.get('mean') or [0., 0., 0.], inner.get('std') or [1., 1., 1.])
+        self.strong_aug = build_strong_aug(_with_defaults('strong_aug', strong_aug),
+                                           inner.get('mean') or [0., 0., 0.], inner.get('std') or [1., 1., 1.])
         self.mix_loss_weight = mix_loss_weight
         self.backward_schedule = MODELS.build(_with_defaults('backward', backward))
         self._num_heads = len(heads)
@@ -307,7 +307,7 @@ class DACSSegmentor(BaseModel):
                 data_samples: Dict[str, SampleList]) -> Tuple[Tensor, Tensor, SampleList]:
         if not isinstance(inputs, dict) or not {'source', 'target'} <= set(inputs):
             raise ValueError('DACSSegmentor.loss expects the multi-branch batch of UDADataset: '
-                             f"inputs=dict(source=..., target=...), got {type(inputs).__name__} "
+                             f'inputs=dict(source=..., target=...), got {type(inputs).__name__} '
                              f'{list(inputs) if isinstance(inputs, dict) else ""}')
         src_img, tgt_img = inputs['source'], inputs['target']
         if src_img.shape != tgt_img.shape:
