@@ -13,8 +13,16 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from mmcontrast.registry import MODELS
-from .utils import (check_non_negative, check_positive, check_queue, check_same_shape, check_tensor, finite_zero,
-                    fp32_compute, moco_logits)
+from .utils import (
+    check_non_negative,
+    check_positive,
+    check_queue,
+    check_same_shape,
+    check_tensor,
+    finite_zero,
+    fp32_compute,
+    moco_logits,
+)
 
 ASCL_MODES = ('ascl', 'ahcl', 'hard', 'moco')
 

@@ -12,8 +12,16 @@ from torch import Tensor
 
 from mmcontrast.registry import MODELS
 from mmcontrast.utils.distributed import gather_with_grad, get_dist_info
-from .utils import (BatchContrastLoss, check_same_shape, check_tensor, distributed_mean, finite_zero, fp32_compute,
-                    nce_per_anchor, standardise)
+from .utils import (
+    BatchContrastLoss,
+    check_same_shape,
+    check_tensor,
+    distributed_mean,
+    finite_zero,
+    fp32_compute,
+    nce_per_anchor,
+    standardise,
+)
 
 
 @fp32_compute

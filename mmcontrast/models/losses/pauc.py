@@ -20,8 +20,16 @@ from torch import Tensor
 
 from mmcontrast.registry import MODELS
 from mmcontrast.utils.distributed import gather_no_grad, gather_with_grad, get_dist_info
-from .utils import (check_non_negative, check_positive, check_queue, check_tensor, finite_zero, fp32_compute,
-                    moco_logits, standardise)
+from .utils import (
+    check_non_negative,
+    check_positive,
+    check_queue,
+    check_tensor,
+    finite_zero,
+    fp32_compute,
+    moco_logits,
+    standardise,
+)
 
 CORR_FORMS = ('dimension', 'prototype')
 

@@ -13,7 +13,6 @@ from mmcontrast.models.losses.pauc import proto_nce_loss
 from mmcontrast.registry import MODELS
 
 
-
 @pytest.fixture(autouse=True)
 def _mmcontrast_scope():
     # Unprefixed types in this file are ours (tests/conftest.py restores the scope).

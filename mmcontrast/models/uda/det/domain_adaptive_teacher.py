@@ -339,7 +339,7 @@ class DomainAdaptiveTeacher(SemiBaseDetector):
         feats_of = {branches[0]: source_feats} if len(branches) == 1 else {}
 
         burn_in = self.semi_train_cfg.burn_in_iters
-        cur_iter = MessageHub.get_current_instance().get_info('iter', 0)
+        cur_iter = MessageHub.get_current_instance().get_info('iter') or 0  # None outside a runner
         if cur_iter < burn_in:
             return losses
         if burn_in > 0 and cur_iter == burn_in:
