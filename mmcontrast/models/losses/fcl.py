@@ -14,8 +14,18 @@ from torch import Tensor
 
 from mmcontrast.registry import MODELS
 from mmcontrast.utils.distributed import gather_no_grad, gather_with_grad, get_dist_info
-from .utils import (BatchContrastLoss, check_per_row, check_positive, check_same_shape, check_tensor, distributed_mean,
-                    finite_zero, fp32_compute, masked_logsumexp, paired_nce)
+from .utils import (
+    BatchContrastLoss,
+    check_per_row,
+    check_positive,
+    check_same_shape,
+    check_tensor,
+    distributed_mean,
+    finite_zero,
+    fp32_compute,
+    masked_logsumexp,
+    paired_nce,
+)
 
 
 @fp32_compute

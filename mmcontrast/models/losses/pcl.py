@@ -14,8 +14,16 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from mmcontrast.registry import MODELS
-from .utils import (check_non_negative, check_per_row, check_positive, check_same_shape, check_tensor, finite_zero,
-                    fp32_compute, paired_nce)
+from .utils import (
+    check_non_negative,
+    check_per_row,
+    check_positive,
+    check_same_shape,
+    check_tensor,
+    finite_zero,
+    fp32_compute,
+    paired_nce,
+)
 
 
 def _check_threshold(owner: str, threshold: float) -> None:
