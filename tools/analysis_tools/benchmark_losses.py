@@ -20,22 +20,55 @@ Method:
       miss short-lived peaks and are polluted by earlier runs.
     The timed passes and the profiled pass are separate, so profiling does not slow the
     timings. The thread count (``torch.get_num_threads()``) is printed with the table.
+
+Suites (``--suite``):
+    * ``losses`` (default): every loss at one realistic size (the table above).
+    * ``class-pcl``: :func:`class_pcl_loss` (vectorised over images and classes) against
+      :func:`legacy_class_pcl_loss` (the former Python loop over images, kept here as the
+      "before"), alternating, at ``--class-pcl-size`` (default B=8, C=19, 128x128), with
+      given pseudo-labels (as the segmentor passes them) and with self-made ones; values,
+      gradients, medians and the speed-up.
+    * ``dense``: pixel-level PCL at HRDA-like sizes (``--dense-sizes``, default 2 x 64x64,
+      2 x 128x128, 2 x 256x256 pixels per view, C=19), the naive form (``chunk_size=None``,
+      the full ``2HW x 2HW`` matrix) against the chunked one (``--dense-chunks``), the forms
+      alternating per round. Every pass runs under the memory profiler (its overhead is
+      negligible at these sizes), so time and peak memory come from the same passes. A form
+      whose estimated peak (:func:`dense_estimate_bytes`: naive, one ``2HW x 2HW`` float32
+      matrix per image and one more; chunked, three ``2HW x chunk`` blocks) exceeds ``--max-mib`` (default: half
+      of MemAvailable) is not run and the table says so. After a round longer than
+      ``--dense-budget-s`` a size gets no further rounds.
+
+Load averages (1/5/15 min) are printed before and after each suite, with the CPU model.
 """
 import argparse
 import json
 import os
 import re
 import statistics
+import sys
 import tempfile
 import time
-from typing import Callable, Dict, List, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
 from torch.profiler import ProfilerActivity, profile
 
-from mmcontrast.models.losses import (ASCLLoss, ClassPCLLoss, DimCLLoss, InfoNCELoss, PAUCLoss, PCLLoss,
-                                      PixelPCLLoss, ProtoNCELoss, RankedSupConLoss, SupConLoss)
+from mmcontrast.models.losses import (
+    ASCLLoss,
+    ClassPCLLoss,
+    DimCLLoss,
+    InfoNCELoss,
+    PAUCLoss,
+    PCLLoss,
+    PixelPCLLoss,
+    ProtoNCELoss,
+    RankedSupConLoss,
+    SupConLoss,
+    class_pcl_loss,
+    pixel_pcl_loss,
+)
+from mmcontrast.models.losses.utils import finite_zero, paired_nce
 
 Case = Tuple[str, str, Callable[[torch.device], Tuple[Callable, List[torch.Tensor]]]]
 
@@ -193,28 +226,229 @@ def measure_peak_memory(fn: Callable, leaves: List[torch.Tensor], device: torch.
     return max(a['Total Allocated'] for a in memory) - base
 
 
+def legacy_class_pcl_loss(logits_weak: torch.Tensor,
+                          logits_strong: torch.Tensor,
+                          pseudo_label: Optional[torch.Tensor] = None,
+                          scale: float = 7.0,
+                          threshold: float = 0.95,
+                          ignore_index: int = 255) -> torch.Tensor:
+    """The former :func:`class_pcl_loss`: a Python loop over images (and ``index_add_`` over
+    pixels per image), the "before" of the ``class-pcl`` suite and a reference of the tests.
+    float32 inputs; no argument checks."""
+    num_imgs, num_classes = logits_weak.shape[:2]
+    if pseudo_label is None:
+        with torch.no_grad():
+            conf, pseudo_label = F.softmax(logits_weak.detach(), dim=1).max(dim=1)
+            pseudo_label = pseudo_label.masked_fill(~(conf > threshold), ignore_index)
+    labels = pseudo_label.long().flatten(1)
+    valid = labels != ignore_index
+    slots = torch.where(valid, labels, num_classes)
+    keep = valid[:, None, :]
+    flat_weak = torch.where(keep, logits_weak.flatten(2), 0.0)
+    flat_strong = torch.where(keep, logits_strong.flatten(2), 0.0)
+    losses = []
+    for i in range(num_imgs):
+        counts = torch.bincount(slots[i], minlength=num_classes + 1)[:num_classes]
+        present = (counts > 0).nonzero().squeeze(1)
+        if present.numel() == 0:
+            continue
+        means = []
+        for flat in (flat_weak[i], flat_strong[i]):
+            sums = flat.new_zeros(num_classes, num_classes + 1).index_add_(1, slots[i], flat)
+            means.append((sums[:, present] / counts[present]).t())
+        losses.append(paired_nce(F.softmax(means[0], dim=1), F.softmax(means[1], dim=1), scale))
+    zero = finite_zero(logits_weak, logits_strong)
+    if not losses:
+        return zero
+    return torch.stack(losses).mean() + zero
+
+
+def _meminfo_mib(key: str) -> Optional[int]:
+    try:
+        with open('/proc/meminfo') as f:
+            match = re.search(rf'^{key}:\s+(\d+) kB', f.read(), re.M)
+    except OSError:
+        return None
+    return int(match.group(1)) // 1024 if match else None
+
+
+def machine_line(device: torch.device) -> str:
+    """Device, CPU model, cores, threads and the load average now."""
+    cpu = 'unknown CPU'
+    try:
+        with open('/proc/cpuinfo') as f:
+            match = re.search(r'^model name\s*:\s*(.+)$', f.read(), re.M)
+        cpu = match.group(1).strip() if match else cpu
+    except OSError:
+        pass
+    name = torch.cuda.get_device_name(device) if device.type == 'cuda' else 'CPU'
+    load = '/'.join(f'{x:.2f}' for x in os.getloadavg())
+    return (f'{name}; host CPU {cpu}, {os.cpu_count()} cores, {_meminfo_mib("MemTotal")} MiB RAM; '
+            f'torch {torch.__version__}, {torch.get_num_threads()} thread(s); load average (1/5/15 min) {load}')
+
+
+def _alternate(fns: Dict[str, Callable], leaves: List[torch.Tensor], device: torch.device, repeats: int,
+               warmup: int) -> Dict[str, Tuple[float, float]]:
+    """Median wall and CPU seconds of a forward+backward pass of each fn, the fns alternating."""
+    wall: Dict[str, List[float]] = {k: [] for k in fns}
+    cpu: Dict[str, List[float]] = {k: [] for k in fns}
+    for i in range(warmup + repeats):
+        for name, fn in fns.items():
+            _sync(device)
+            start, start_cpu = time.perf_counter(), time.process_time()
+            _step(fn, leaves)
+            _sync(device)
+            if i >= warmup:
+                wall[name].append(time.perf_counter() - start)
+                cpu[name].append(time.process_time() - start_cpu)
+    return {k: (statistics.median(wall[k]), statistics.median(cpu[k])) for k in fns}
+
+
+def class_pcl_suite(args, device: torch.device) -> List[dict]:
+    """Before (legacy loop) / after (vectorised) table of the class-level PCL."""
+    b, c, h, w = args.class_pcl_size
+    gen = torch.Generator().manual_seed(args.seed)
+    weak = (torch.randn(b, c, h, w, generator=gen) * 4).to(device).requires_grad_()
+    strong = (torch.randn(b, c, h, w, generator=gen) * 4).to(device).requires_grad_()
+    # labels in blocks of 16x16 pixels (runs of one class, as real label maps), 10% ignored
+    block = 16
+    label = torch.randint(0, c, (b, -(-h // block), -(-w // block)), generator=gen)
+    label = label.repeat_interleave(block, 1).repeat_interleave(block, 2)[:, :h, :w].contiguous()
+    label[torch.rand(b, h, w, generator=gen) < 0.1] = 255
+    label = label.to(device)
+    print(f'class-level PCL, B={b} C={c} {h}x{w}, forward+backward, {args.repeats} timed passes after '
+          f'{args.warmup} warm-up, before/after alternating; medians.')
+    print('| pseudo-label | before: loop (ms) | after: vectorised (ms) | speed-up | before CPU ms | after CPU ms | '
+          'speed-up (CPU) | abs value diff | max abs grad diff |')
+    print('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |')
+    rows = []
+    for name, given in (('given (segmentor)', label), ('self-made (threshold 0.5)', None)):
+
+        def before(given=given):
+            return legacy_class_pcl_loss(weak, strong, given, threshold=0.5)
+
+        def after(given=given):
+            return class_pcl_loss(weak, strong, given, threshold=0.5)
+
+        values, grads = [], []
+        for fn in (before, after):
+            weak.grad = strong.grad = None
+            loss = fn()
+            loss.backward()
+            values.append(loss.item())
+            grads.append(torch.cat([weak.grad.flatten(), strong.grad.flatten()]))
+        value_diff = abs(values[0] - values[1])
+        grad_diff = float((grads[0] - grads[1]).abs().max())
+        t = _alternate(dict(before=before, after=after), [weak, strong], device, args.repeats, args.warmup)
+        row = dict(label=name, before_s=t['before'][0], after_s=t['after'][0], before_cpu_s=t['before'][1],
+                   after_cpu_s=t['after'][1], value=values[1], value_diff=value_diff, grad_diff=grad_diff)
+        rows.append(row)
+        print(f'| {name} | {t["before"][0] * 1e3:.1f} | {t["after"][0] * 1e3:.1f} | '
+              f'{t["before"][0] / t["after"][0]:.1f}x | {t["before"][1] * 1e3:.1f} | {t["after"][1] * 1e3:.1f} | '
+              f'{t["before"][1] / t["after"][1]:.1f}x | {value_diff:.1e} | {grad_diff:.1e} |', flush=True)
+    return rows
+
+
+def dense_estimate_bytes(rows: int, chunk: Optional[int], images: int = 1) -> int:
+    """Estimated peak of pixel PCL over ``images`` images, float32: the naive form keeps every
+    image's ``rows x rows`` softmax for the backward (2.0x one matrix measured at 2 x 64x64),
+    one more is budgeted; the chunked one at most three ``rows x chunk`` blocks (an upper
+    bound: on CPU it works on 2^20-element tiles, so its peak is far lower)."""
+    if chunk is None or chunk >= rows:
+        return 4 * rows * rows * (images + 1)
+    return 3 * 4 * rows * chunk
+
+
+def dense_suite(args, device: torch.device) -> List[dict]:
+    """Pixel-level PCL: naive vs chunked, time and peak memory per size."""
+    forms: List[Tuple[str, Optional[int]]] = [('naive', None)] + [(f'chunk {c}', c) for c in args.dense_chunks]
+    if device.type == 'cuda':
+        budget = torch.cuda.mem_get_info(device)[0]
+    else:
+        budget = (args.max_mib if args.max_mib else (_meminfo_mib('MemAvailable') or 0) // 2) * 2**20
+    print(f'pixel-level PCL (scale 20, C=19, all pixels), forward+backward; forms alternating per round; each pass '
+          f'profiled (time and peak memory of the same passes); budget per form {budget / 2**30:.1f} GiB.')
+    print('| pixels per view | rows per image (2HW) | form | passes | time s (median) | CPU s (median) | '
+          'time / naive | peak memory MiB | peak / (2HW x chunk x 4 B) |')
+    print('| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |')
+    rows_out = []
+    for b, h, w in args.dense_sizes:
+        gen = torch.Generator().manual_seed(args.seed)
+        a = (torch.randn(b, 19, h, w, generator=gen) * 3).to(device).requires_grad_()
+        c = (torch.randn(b, 19, h, w, generator=gen) * 3).to(device).requires_grad_()
+        rows = 2 * h * w
+        runnable, skipped = {}, {}
+        for name, chunk in forms:
+            need = dense_estimate_bytes(rows, chunk, b)
+            if need > budget:
+                skipped[name] = f'not run: needs ~{need / 2**30:.0f} GiB'
+            else:
+                runnable[name] = chunk
+        times: Dict[str, List[Tuple[float, float]]] = {k: [] for k in runnable}
+        peaks: Dict[str, int] = {k: 0 for k in runnable}
+        if args.warmup and rows <= 2**14:  # larger sizes: a warm-up pass would cost minutes, and change nothing
+            for chunk in runnable.values():
+                _profiled_pass(lambda chunk=chunk, a=a, c=c: pixel_pcl_loss(a, c, scale=20.0, chunk_size=chunk), [a, c],
+                               device)
+        for round_ in range(args.repeats):
+            start_round = time.perf_counter()
+            for name, chunk in runnable.items():
+
+                def fn(chunk=chunk, a=a, c=c):
+                    return pixel_pcl_loss(a, c, scale=20.0, chunk_size=chunk)
+
+                peak, wall, cpu = _profiled_pass(fn, [a, c], device)
+                times[name].append((wall, cpu))
+                peaks[name] = max(peaks[name], peak)
+            if time.perf_counter() - start_round > args.dense_budget_s:
+                break
+        naive = statistics.median(t[0] for t in times['naive']) if times.get('naive') else None
+        for name, chunk in forms:
+            size = f'{b} x {h}x{w}'
+            if name in skipped:
+                print(f'| {size} | {rows} | {name} | 0 | {skipped[name]} | | | | |', flush=True)
+                rows_out.append(dict(size=[b, h, w], rows=rows, form=name, skipped=skipped[name]))
+                continue
+            wall = statistics.median(t[0] for t in times[name])
+            cpu = statistics.median(t[1] for t in times[name])
+            cols = rows if chunk is None or chunk >= rows else chunk
+            per_block = peaks[name] / (rows * cols * 4)
+            ratio = f'{wall / naive:.2f}' if naive else 'n/a'
+            print(f'| {size} | {rows} | {name} | {len(times[name])} | {wall:.2f} | {cpu:.2f} | {ratio} | '
+                  f'{peaks[name] / 2**20:.0f} | {per_block:.2f} |', flush=True)
+            rows_out.append(dict(size=[b, h, w], rows=rows, form=name, passes=len(times[name]), wall_s=wall,
+                                 cpu_s=cpu, time_over_naive=wall / naive if naive else None,
+                                 peak_mib=peaks[name] / 2**20, peak_over_block=per_block))
+        del a, c
+    return rows_out
+
+
+def _profiled_pass(fn: Callable, leaves: List[torch.Tensor], device: torch.device) -> Tuple[int, float, float]:
+    """Peak bytes, wall and CPU seconds of one forward+backward pass (profiled on CPU)."""
+    if device.type == 'cuda':
+        for x in leaves:
+            x.grad = None
+        _sync(device)
+        torch.cuda.reset_peak_memory_stats(device)
+        base = torch.cuda.memory_allocated(device)
+        start, start_cpu = time.perf_counter(), time.process_time()
+        _step(fn, leaves)
+        _sync(device)
+        wall, cpu = time.perf_counter() - start, time.process_time() - start_cpu
+        return torch.cuda.max_memory_allocated(device) - base, wall, cpu
+    start, start_cpu = time.perf_counter(), time.process_time()
+    peak = measure_peak_memory(fn, leaves, device)
+    return peak, time.perf_counter() - start, time.process_time() - start_cpu
+
+
 def _fmt_bytes(num: int) -> str:
     return f'{num / 2**20:.1f} MiB'
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description='Benchmark mmcontrast losses (forward + backward).')
-    parser.add_argument('--device', choices=['cpu', 'cuda'], default='cpu')
-    parser.add_argument('--repeats', type=int, default=5, help='timed passes (median reported)')
-    parser.add_argument('--warmup', type=int, default=1, help='untimed passes first')
-    parser.add_argument('--threads', type=int, default=None, help='torch.set_num_threads (CPU)')
-    parser.add_argument('--only', default=None, help='regex on the loss name')
-    parser.add_argument('--seed', type=int, default=0)
-    args = parser.parse_args()
-    if args.device == 'cuda' and not torch.cuda.is_available():
-        parser.error('--device cuda needs a CUDA build of torch and a GPU')
-    if args.threads is not None:
-        torch.set_num_threads(args.threads)
-    device = torch.device(args.device)
-    torch.manual_seed(args.seed)
+def losses_suite(args, device: torch.device) -> List[dict]:
+    """Every loss at one realistic size."""
     results: Dict[str, Tuple[float, int]] = {}
-    print(f'device={args.device} torch={torch.__version__} threads={torch.get_num_threads()} '
-          f'repeats={args.repeats} warmup={args.warmup}')
+    rows = []
     print('| loss | size | wall time fwd+bwd (median) | CPU time fwd+bwd (median) | peak memory |')
     print('|---|---|---|---|---|')
     for name, size, build in CASES:
@@ -225,6 +459,7 @@ def main() -> None:
         peak = measure_peak_memory(fn, leaves, device)
         # CPU time says little on CUDA (the host mostly waits); compare wall times there.
         results[name] = (cpu if device.type == 'cpu' else wall, peak)
+        rows.append(dict(loss=name, size=size, wall_s=wall, cpu_s=cpu, peak_bytes=peak))
         cpu_cell = f'{cpu * 1e3:.1f} ms' if device.type == 'cpu' else 'n/a'
         print(f'| {name} | {size} | {wall * 1e3:.1f} ms | {cpu_cell} | {_fmt_bytes(peak)} |', flush=True)
     naive = results.get('PixelPCL naive (N x N)')
@@ -234,7 +469,59 @@ def main() -> None:
             kind = 'CPU time' if device.type == 'cpu' else 'wall time'
             print(f'dense PCL naive / {chunked.split()[-1]}-chunked: {kind} x{naive[0] / t:.2f}, '
                   f'peak memory x{naive[1] / max(m, 1):.2f}')
+    return rows
+
+
+SUITES = dict(losses=losses_suite, **{'class-pcl': class_pcl_suite, 'dense': dense_suite})
+
+
+def _size(text: str) -> Tuple[int, ...]:
+    return tuple(int(x) for x in re.split('[x,]', text))
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description='Benchmark mmcontrast losses (forward + backward).',
+                                     formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+    parser.add_argument('--suite', choices=sorted(SUITES), nargs='+', default=['losses'])
+    parser.add_argument('--device', choices=['cpu', 'cuda'], default='cpu')
+    parser.add_argument('--repeats', type=int, default=5, help='timed passes (median reported); dense: rounds')
+    parser.add_argument('--warmup', type=int, default=1, help='untimed passes first')
+    parser.add_argument('--threads', type=int, default=None, help='torch.set_num_threads (CPU)')
+    parser.add_argument('--only', default=None, help='losses suite: regex on the loss name')
+    parser.add_argument('--class-pcl-size', type=_size, default=(8, 19, 128, 128), metavar='BxCxHxW')
+    parser.add_argument('--dense-sizes', type=_size, nargs='+', default=[(2, 64, 64), (2, 128, 128), (2, 256, 256)],
+                        metavar='BxHxW')
+    parser.add_argument('--dense-chunks', type=int, nargs='+', default=[4096, 1024])
+    parser.add_argument('--dense-budget-s', type=float, default=120.0,
+                        help='dense: no further round of a size after one that took longer than this')
+    parser.add_argument('--max-mib', type=int, default=None,
+                        help='dense: skip forms estimated above this (default: half of MemAvailable)')
+    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--out-json', default=None)
+    args = parser.parse_args(argv)
+    if args.device == 'cuda' and not torch.cuda.is_available():
+        parser.error('--device cuda needs a CUDA build of torch and a GPU')
+    if len(args.class_pcl_size) != 4 or any(len(x) != 3 for x in args.dense_sizes):
+        parser.error('--class-pcl-size is BxCxHxW, --dense-sizes are BxHxW')
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    torch.manual_seed(args.seed)
+    report = dict(settings={k: v for k, v in vars(args).items()}, suites={})
+    print(f'device={args.device} torch={torch.__version__} threads={torch.get_num_threads()} '
+          f'repeats={args.repeats} warmup={args.warmup}')
+    for suite in args.suite:
+        before = machine_line(device)
+        print(f'\n### {suite}\n\nMachine: {before}.\n')
+        rows = SUITES[suite](args, device)
+        after = machine_line(device)
+        print(f'\nLoad average after: {after.rsplit("load average (1/5/15 min) ", 1)[-1]}.', flush=True)
+        report['suites'][suite] = dict(machine_before=before, machine_after=after, rows=rows)
+    if args.out_json:
+        with open(args.out_json, 'w') as f:
+            json.dump(report, f, indent=2)
+    return 0
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(main())

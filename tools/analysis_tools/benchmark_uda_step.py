@@ -1,14 +1,23 @@
 # Copyright (c) mmcontrast contributors. Licensed under the Apache License 2.0.
-"""Step time and peak memory of one UDA segmentation training step, per model variant.
+"""Step time and peak memory of one UDA training step (segmentation or detection), per model variant.
 
 A *variant* is a name and a dict of ``model`` overrides merged into the config's model
 (``Config.merge_from_dict``; ``_delete_=True`` replaces a sub-dict). Built in:
 
 - ``summed``: ``backward=dict(type='mmcontrast.SummedBackward')``, one backward of all losses;
 - ``sequential``: ``backward=dict(type='mmcontrast.SequentialBackward')``, DAFormer's schedule
-  (the source losses are backpropagated before the mixed-image forward runs).
+  (the source losses are backpropagated before the mixed-image forward runs);
+- the contrastive presets (issue 18), which replace the config's ``contrast=dict(...)`` whole:
+  ``base`` (no contrastive term), ``pcl`` (segmentation: the reproduction mode of
+  ``configs/_base_/uda/recipes/ehtdi.py``; detection: RoI class-probability PCL as in
+  ``mean-teacher-pcl_faster-rcnn_r50_fpn_24k_city2foggy.py``), ``pcl-target`` and ``pcl-mixed``
+  (segmentation: the same losses on ``TargetViews`` / ``MixedViews``) and ``fcl`` (InfoNCE on the
+  classifier input, resp. on the RoI features).
 
 More come from ``--define NAME=JSON`` (e.g. ``--define noaux='{"segmentor": {"auxiliary_head": null}}'``).
+A config whose model has ``segmentor=`` is a UDA segmentor (``DACSSegmentor``), one with
+``detector=`` a UDA detector (``DomainAdaptiveTeacher``: burn-in off, so every step is a full
+teacher-student step; its mean-teacher EMA is a hook outside ``train_step``, not timed).
 
 Examples::
 
@@ -16,6 +25,13 @@ Examples::
         configs/uda_seg/daformer_deeplabv2red-r101-d8_1xb2-40k_gta2cs-512x512.py \
         --steps 3 --warmup 1 --out-json work_dirs/uda_step.json
     python tools/analysis_tools/benchmark_uda_step.py CONFIG --device cuda --steps 20 --warmup 3
+    # PCL's cost, variants alternating in one process (docs/benchmark.md)
+    OMP_NUM_THREADS=1 python tools/analysis_tools/benchmark_uda_step.py \
+        configs/uda_seg/dacs_deeplabv3-r18-narrow_2k_toy-src2tgt.py --crop 128 --steps 30 --warmup 3 \
+        --alternate --variants base pcl pcl-target pcl-mixed fcl
+    OMP_NUM_THREADS=1 python tools/analysis_tools/benchmark_uda_step.py \
+        configs/uda_det/mean-teacher_faster-rcnn_r50_fpn_24k_city2foggy.py --crop 600 --width 1200 \
+        --alternate --variants base pcl fcl --steps 2 --warmup 1
 
 Method:
     * The model is built from the config without any weights (``init_cfg``/``pretrained``
@@ -36,7 +52,12 @@ Method:
       ``reset_peak_memory_stats``, minus the memory allocated before the step. All
       variants live in one process and run alternately (A, B, A, B, ...) on identical
       batches.
-    * Peak memory, CPU: each variant runs in its own process (this script with the hidden
+    * ``--alternate`` (CPU): all variants in this process, stepped alternately on identical
+      batches as on CUDA; before every step ``gc.collect()``, ``malloc_trim(0)`` and a VmHWM
+      reset, and the step's memory is VmHWM after it minus VmRSS before it. The table adds the
+      "paired" ratio: each step over the same round's baseline step, median over rounds (wall
+      and CPU time), which load that changes between rounds does not bias.
+    * Peak memory, CPU (without ``--alternate``): each variant runs in its own process (this script with the hidden
       ``--worker`` flag), one variant after the other (alternating is not possible across
       processes). What is reported is resident memory added by the measured steps: the
       largest VmRSS of ``/proc/self/status``, sampled every 5 ms by a background thread

@@ -5,7 +5,7 @@ import functools
 import math
 import numbers
 from contextlib import ExitStack
-from typing import Callable, Optional, Sequence
+from typing import Callable, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
@@ -151,43 +151,99 @@ def _mask_self(sim: Tensor, self_index: Tensor, start: int) -> Tensor:
     return sim
 
 
-def _masked_block(anchors: Tensor, block: Tensor, self_index: Tensor, start: int, scale: float) -> Tensor:
-    """``scale * anchors @ block.T`` with each anchor's own column (if in the block) set
-    to the most negative finite value."""
-    return _mask_self(torch.mm(anchors, block.t()).mul_(scale), self_index, start)
+class _SoftmaxLogSumExp(torch.autograd.Function):
+    """Masked logsumexp over the whole ``[M, L]`` matrix, in one block (the naive form).
+
+    Forward builds ``s = (scale * anchors) @ contrast.T`` once, masks each row's own column,
+    and turns it in place into the row softmax ``P = exp(s - lse)``, which it keeps for the
+    backward: ``grad_anchors = (scale * grad) * (P @ contrast)`` and
+    ``grad_contrast = P.T @ ((scale * grad) * anchors)``, two products and no further pass
+    over the matrix. Plain autograd of the same maths would keep the similarities and make
+    some five more passes over them (scaling, the logsumexp's temporaries, its backward).
+    """
+
+    @staticmethod
+    def forward(ctx, anchors: Tensor, contrast: Tensor, self_index: Tensor, scale: float) -> Tensor:
+        prob = _mask_self(torch.mm(anchors * scale, contrast.t()), self_index, 0)
+        row_max = prob.amax(dim=1, keepdim=True)
+        total = prob.sub_(row_max).exp_().sum(dim=1, keepdim=True)
+        lse = total.log().add_(row_max).squeeze(1)
+        prob.div_(total)
+        # The own column is a constant, not a similarity: no gradient through it (it is
+        # already 0 unless the row has no other column).
+        prob[torch.arange(prob.shape[0], device=prob.device), self_index] = 0.0
+        ctx.save_for_backward(anchors, contrast, prob)
+        ctx.scale = scale
+        return lse
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_lse: Tensor):
+        anchors, contrast, prob = ctx.saved_tensors
+        need_anchors, need_contrast = ctx.needs_input_grad[:2]
+        coef = (grad_lse * ctx.scale).unsqueeze(1)
+        grad_anchors = (prob @ contrast).mul_(coef) if need_anchors else None
+        grad_contrast = prob.t() @ (anchors * coef) if need_contrast else None
+        return grad_anchors, grad_contrast, None, None
 
 
-def _block_lse(anchors: Tensor, block: Tensor, self_index: Tensor, start: int, scale: float) -> Tensor:
-    return torch.logsumexp(_masked_block(anchors, block, self_index, start, scale), dim=1)
+# Rows x columns of one tile of the chunked logsumexp on CPU: 2^20 float32 (4 MiB) stay in the
+# cache between the product and the elementwise passes over them. On a GPU, whose memory
+# bandwidth makes those passes cheap and whose kernel launches are not, a tile is all the rows
+# of a column block (untested on a GPU so far).
+_TILE_ELEMENTS = 2**20
+
+
+def _row_tiles(self_index: Tensor, num_rows: int, chunk_size: int) -> List[Tuple[int, int, int, int]]:
+    """``(start, end, lowest self column, highest self column)`` of every row tile."""
+    rows = num_rows if self_index.device.type != 'cpu' else max(1, min(num_rows, _TILE_ELEMENTS // chunk_size))
+    starts = list(range(0, num_rows, rows))
+    if not starts:
+        return []
+    ranges = torch.stack([torch.stack([self_index[s:s + rows].min(), self_index[s:s + rows].max()]) for s in starts])
+    return [(s, min(s + rows, num_rows), lo, hi) for s, (lo, hi) in zip(starts, ranges.tolist())]
+
+
+def _tile(anchors: Tensor, block: Tensor, self_index: Tensor, start: int, low: int, high: int) -> Tensor:
+    """``anchors @ block.T`` with each anchor's own column masked, when the block holds one."""
+    sim = torch.mm(anchors, block.t())
+    if low < start + block.shape[0] and high >= start:
+        sim = _mask_self(sim, self_index, start)
+    return sim
 
 
 class _ChunkedLogSumExp(torch.autograd.Function):
     """Blockwise masked logsumexp with a blockwise backward (flash-attention style).
 
-    Forward keeps only the inputs and the ``[M]`` result. Backward recomputes one block
-    at a time: ``d lse_i / d s_ij = exp(s_ij - lse_i)``, then
-    ``grad_anchors += W @ block`` and ``grad_block = W^T @ anchors`` with
-    ``W = scale * grad_i * exp(s - lse)``. Peak memory is one ``M x chunk`` block (and the
-    small ``[M, C]`` operands) in both passes, never ``M x L``.
+    Forward keeps only the inputs and the ``[M]`` result. Backward recomputes one tile at
+    a time: ``d lse_i / d s_ij = exp(s_ij - lse_i)``, then ``grad_anchors += W @ block`` and
+    ``grad_block += W^T @ anchors`` with ``W = scale * grad_i * exp(s - lse)``.
 
-    Every elementwise pass over a block counts as much as its matrix product when ``C`` is
-    small (pixel PCL: ``C`` = classes), so each block sees only the product and what cannot
-    be folded into it: forward ``amax``, ``sub_``, ``exp_`` and a sum (``scale`` is folded
-    into the anchors); backward one ``exp_`` (``- lse_i`` is an extra column of the product,
-    ``scale * grad_i`` scales the ``[M, C]`` operands instead of the block).
+    Columns come in ``chunk_size`` blocks and rows in tiles of ``2^20 / chunk_size``, so a
+    tile is 4 MiB in float32 whatever ``M``: the product and the elementwise passes over it
+    run in the CPU's cache rather than in memory (with ``C`` = a few classes, as in pixel PCL,
+    they are memory-bound otherwise), and the peak memory is one tile plus the ``[M, C]``
+    operands, never ``M x L``. What cannot be folded into the products is all a tile sees:
+    forward ``amax``, ``sub_``, ``exp_`` and a sum (``scale`` is folded into the anchors);
+    backward one ``exp_`` (``- lse_i`` is an extra column of the product, and
+    ``scale * grad_i`` scales the ``[M, C]`` operands instead of the tile). The own column
+    is masked only in the tiles that hold it.
     """
 
     @staticmethod
     def forward(ctx, anchors: Tensor, contrast: Tensor, self_index: Tensor, scale: float,
                 chunk_size: int) -> Tensor:
         scaled = anchors * scale
-        parts = []
-        for start in range(0, contrast.shape[0], chunk_size):
-            sim = _mask_self(torch.mm(scaled, contrast[start:start + chunk_size].t()), self_index, start)
-            row_max = sim.amax(dim=1, keepdim=True)
-            parts.append(sim.sub_(row_max).exp_().sum(dim=1).log_().add_(row_max.squeeze(1)))
-            del sim
-        lse = torch.logsumexp(torch.stack(parts, dim=1), dim=1)
+        tiles = _row_tiles(self_index, anchors.shape[0], chunk_size)
+        lse = anchors.new_empty(anchors.shape[0])
+        for row_start, row_end, low, high in tiles:
+            rows = slice(row_start, row_end)
+            parts = []
+            for start in range(0, contrast.shape[0], chunk_size):
+                sim = _tile(scaled[rows], contrast[start:start + chunk_size], self_index[rows], start, low, high)
+                row_max = sim.amax(dim=1, keepdim=True)
+                parts.append(sim.sub_(row_max).exp_().sum(dim=1).log_().add_(row_max.squeeze(1)))
+            lse[rows] = torch.logsumexp(torch.stack(parts, dim=1), dim=1)
         ctx.save_for_backward(anchors, contrast, self_index, lse)
         ctx.scale, ctx.chunk_size = scale, chunk_size
         return lse
@@ -197,22 +253,23 @@ class _ChunkedLogSumExp(torch.autograd.Function):
     def backward(ctx, grad_lse: Tensor):
         anchors, contrast, self_index, lse = ctx.saved_tensors
         need_anchors, need_contrast = ctx.needs_input_grad[:2]
+        chunk_size = ctx.chunk_size
         grad_anchors = torch.zeros_like(anchors) if need_anchors else None
-        grad_contrast = torch.empty_like(contrast) if need_contrast else None
+        grad_contrast = torch.zeros_like(contrast) if need_contrast else None
         coef = (grad_lse * ctx.scale).unsqueeze(1)
         # [scale * a_i, -lse_i] . [c_j, 1] = s_ij - lse_i: the shift comes out of the product.
         shifted = torch.cat([anchors * ctx.scale, -lse.unsqueeze(1)], dim=1)
+        extended = torch.cat([contrast, contrast.new_ones(contrast.shape[0], 1)], dim=1)
         weighted_anchors = anchors * coef if need_contrast else None
-        ones = contrast.new_ones(min(ctx.chunk_size, contrast.shape[0]), 1)
-        for start in range(0, contrast.shape[0], ctx.chunk_size):
-            block = contrast[start:start + ctx.chunk_size]
-            prob = torch.mm(shifted, torch.cat([block, ones[:block.shape[0]]], dim=1).t())
-            prob = _mask_self(prob, self_index, start).exp_()  # exp(s - lse), own column 0
-            if need_anchors:
-                grad_anchors.addmm_(prob, block)
-            if need_contrast:
-                grad_contrast[start:start + block.shape[0]] = prob.t() @ weighted_anchors
-            del prob
+        for row_start, row_end, low, high in _row_tiles(self_index, anchors.shape[0], chunk_size):
+            rows = slice(row_start, row_end)
+            for start in range(0, contrast.shape[0], chunk_size):
+                cols = slice(start, start + chunk_size)
+                prob = _tile(shifted[rows], extended[cols], self_index[rows], start, low, high).exp_()
+                if need_anchors:
+                    grad_anchors[rows].addmm_(prob, contrast[cols])
+                if need_contrast:
+                    grad_contrast[cols].addmm_(prob.t(), weighted_anchors[rows])
         if need_anchors:
             grad_anchors.mul_(coef)
         return grad_anchors, grad_contrast, None, None, None
@@ -227,8 +284,9 @@ def masked_logsumexp(anchors: Tensor,
 
     With ``chunk_size`` smaller than ``len(contrast)`` the columns are processed in
     blocks whose results are merged by another logsumexp (exact), in forward and in a
-    blockwise backward (:class:`_ChunkedLogSumExp`), so only ``M x chunk_size`` blocks
-    exist at a time. Otherwise the full ``M x L`` matrix is built (plain autograd).
+    blockwise backward (:class:`_ChunkedLogSumExp`), so at most ``M x chunk_size``
+    elements exist at a time (on CPU, tiles of 2^20). Otherwise the full ``M x L`` matrix
+    is built once and kept as its row softmax for the backward (:class:`_SoftmaxLogSumExp`).
 
     Args:
         anchors (Tensor): ``[M, C]``.
@@ -241,7 +299,7 @@ def masked_logsumexp(anchors: Tensor,
         Tensor: ``[M]``.
     """
     if chunk_size is None or chunk_size >= contrast.shape[0]:
-        return _block_lse(anchors, contrast, self_index, 0, scale)
+        return _SoftmaxLogSumExp.apply(anchors, contrast, self_index, scale)
     return _ChunkedLogSumExp.apply(anchors, contrast, self_index, scale, chunk_size)
 
 
