@@ -3,7 +3,7 @@
 # adapteacher/config.py, adapteacher/engine/trainer.py (trainer), adapteacher/modeling/meta_arch/{rcnn,vgg}.py,
 # and detectron2's defaults where AT sets nothing. A dataset base must define source_dataset, target_dataset,
 # target_val_dataset, val_ann_file and num_classes; the leaf config sets the AT pipelines.
-_base_ = ['../default_runtime_det.py']
+_base_ = ['../default_runtime_det.py', './uda_det_loaders.py']
 
 # Faster R-CNN on the stride-32 output of VGG16-BN (RPN and RoI heads on 'vgg4', YAML L14-20).
 detector = dict(
@@ -115,23 +115,7 @@ model = dict(
 
 # 16 source + 16 target images per iteration (IMG_PER_BATCH_LABEL / _UNLABEL, YAML L30-31): 8 GPUs x (2 + 2).
 batch_size = 4
-train_dataloader = dict(
-    batch_size=batch_size,
-    num_workers=4,
-    persistent_workers=True,
-    sampler=dict(type='GroupMultiSourceSampler', batch_size=batch_size, source_ratio=[1, 1]),
-    dataset=dict(type='ConcatDataset', datasets=[]))  # [source, target], set by the leaf config
-val_dataloader = dict(
-    batch_size=1,
-    num_workers=2,
-    persistent_workers=True,
-    drop_last=False,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict())  # target val, set by the leaf config
-test_dataloader = val_dataloader
-# Per-class AP/AP50 tables of the teacher and of the student, each under a title line.
-val_evaluator = dict(type='CocoMetric', ann_file='', metric='bbox', classwise=True, format_only=False)
-test_evaluator = val_evaluator
+train_dataloader = dict(batch_size=batch_size, sampler=dict(batch_size=batch_size))
 
 max_iters = 100000  # MAX_ITER (YAML L29)
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=1000)  # EVAL_PERIOD (YAML L51)

@@ -2,7 +2,7 @@
 # BN statistics), 24k iterations of batch 16 (8 GPUs x (1 source + 1 target)), the first 4k
 # source-only (burn-in; then the teacher is reset to the student). A dataset base must define
 # source_dataset, target_dataset, target_val_dataset, val_ann_file and num_classes.
-_base_ = ['mmdet::_base_/models/faster-rcnn_r50_fpn.py', '../default_runtime_det.py']
+_base_ = ['mmdet::_base_/models/faster-rcnn_r50_fpn.py', '../default_runtime_det.py', './uda_det_loaders.py']
 
 detector = _base_.model
 model = dict(
@@ -20,24 +20,6 @@ model = dict(
         burn_in_iters=4000),
     semi_test_cfg=dict(predict_on='teacher'))
 
-batch_size = 2  # per GPU: 1 source + 1 target
-train_dataloader = dict(
-    batch_size=batch_size,
-    num_workers=4,
-    persistent_workers=True,
-    sampler=dict(type='GroupMultiSourceSampler', batch_size=batch_size, source_ratio=[1, 1]),
-    dataset=dict(type='ConcatDataset', datasets=[]))  # [source, target], set by the leaf config
-val_dataloader = dict(
-    batch_size=1,
-    num_workers=2,
-    persistent_workers=True,
-    drop_last=False,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict())  # target val, set by the leaf config
-test_dataloader = val_dataloader
-# Target val; per-class AP/AP50 tables of the teacher and of the student, each under a title line.
-val_evaluator = dict(type='CocoMetric', ann_file='', metric='bbox', classwise=True, format_only=False)
-test_evaluator = val_evaluator
 
 max_iters = 24000
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=2000)
