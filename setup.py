@@ -1,6 +1,7 @@
 """Build hook of mmcontrast: everything else is declared in pyproject.toml.
 
-Like mmdet's and mmseg's setup.py, it puts ``configs/``, ``tools/``, ``demo/`` and ``model-index.yml`` into
+Like mmdet's and mmseg's setup.py, it puts ``configs/``, ``tools/``, ``demo/``, ``checkpoints/`` (the toy world
+backbone the toy configs load) and ``model-index.yml`` into
 ``mmcontrast/.mim`` so that an installed mmcontrast carries them and ``mim train mmcontrast CONFIG``,
 ``mim test mmcontrast ...`` and ``mim search mmcontrast`` find them:
 
@@ -20,7 +21,7 @@ import sys
 import warnings
 from setuptools import setup
 
-MIM_FILES = ('configs', 'tools', 'demo', 'model-index.yml')
+MIM_FILES = ('configs', 'tools', 'demo', 'checkpoints', 'model-index.yml')
 
 
 def add_mim_extension() -> None:

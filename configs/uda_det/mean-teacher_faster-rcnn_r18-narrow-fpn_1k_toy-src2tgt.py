@@ -22,11 +22,17 @@ model = dict(
         cls_pseudo_thr=0.6,
         pseudo_box_reg=False,
         min_pseudo_bbox_wh=(1e-2, 1e-2),
-        burn_in_iters=0),
+        burn_in_iters=0,
+        # The teacher labels target images with target BatchNorm statistics, as DAFormer's teacher does
+        # (train-mode BN, its own running statistics: skip_buffer=True below). Measured on the toy benchmark
+        # (generator 1.2, toy world init, seed 0, 200 iterations from the source model's 30.9 AP50): teacher
+        # 44.8 AP50 against 31.8 with the eval-mode teacher whose running statistics are EMA-mixed from the
+        # student's (mean-teacher-mixed-bn_..., the default before).
+        teacher_bn_stats='target_batch'),
     semi_test_cfg=dict(predict_on='teacher'))
 
-# The toy model trains its BN layers, so the teacher also averages the BN statistics.
-custom_hooks = [dict(type='MeanTeacherHook', momentum=0.002, skip_buffer=False)]
+# The EMA averages the parameters only; the teacher's BN running statistics are its own (target batches).
+custom_hooks = [dict(type='MeanTeacherHook', momentum=0.002, skip_buffer=True)]
 
 max_iters = 1000
 optim_wrapper = dict(

@@ -14,6 +14,7 @@ from .toy_uda import (
                       generate_toy_uda,
 )
 from .toy_uda_dataset import ToyUDACocoDataset, ToyUDASegDataset
+from .toy_world import ToyWorldImages, ensure_toy_world, generate_toy_world
 from .uda_dataset import UDADataset, label_class_stats, rcs_class_probs, unlabelled_pipeline
 from .uda_det_dataset import UDADetDataset, mean_teacher_pipelines
 
@@ -24,3 +25,4 @@ __all__ = [
 ]
 __all__ += ['GTADataset', 'SynthiaDataset', 'UDADataset', 'label_class_stats', 'rcs_class_probs']
 __all__ += ['UDADetDataset', 'mean_teacher_pipelines', 'unlabelled_pipeline']
+__all__ += ['ToyWorldImages', 'ensure_toy_world', 'generate_toy_world']

@@ -2,8 +2,10 @@
 import fcntl
 import os
 import os.path as osp
+import shutil
+import tempfile
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Callable, Iterator
 
 
 def lock_path(root: str) -> str:
@@ -34,3 +36,33 @@ def exclusive_lock(root: str) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def replace_atomically(root: str, write: Callable[[str], None]) -> None:
+    """Write a data folder next to ``root`` with ``write(tmp_dir)``, then rename it into place.
+
+    Readers never see a half-written folder: an existing ``root`` is swapped out by two renames
+    and deleted afterwards; a failing ``write`` leaves ``root`` untouched. Call it under
+    :func:`exclusive_lock` of ``root``.
+
+    Args:
+        root (str): The data root to (re)create.
+        write (Callable[[str], None]): Fills the given empty directory.
+    """
+    root_abs = osp.abspath(root).rstrip(os.sep)
+    parent = osp.dirname(root_abs)
+    os.makedirs(parent, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix='.' + osp.basename(root_abs) + '-tmp-', dir=parent)
+    os.chmod(tmp, 0o755)  # mkdtemp makes it private; the data is shared
+    try:
+        write(tmp)
+        if osp.lexists(root_abs):
+            trash = tempfile.mkdtemp(prefix='.' + osp.basename(root_abs) + '-old-', dir=parent)
+            os.rename(root_abs, osp.join(trash, 'old'))
+            os.rename(tmp, root_abs)
+            shutil.rmtree(trash, ignore_errors=True)
+        else:
+            os.rename(tmp, root_abs)
+    finally:
+        if osp.isdir(tmp):
+            shutil.rmtree(tmp, ignore_errors=True)

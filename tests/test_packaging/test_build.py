@@ -37,6 +37,8 @@ def test_wheel_carries_configs_tools_and_model_index(dists):
     assert configs == _tree_files('configs', CONFIG_EXTS)
     assert tools == _tree_files('tools', TOOL_EXTS)
     assert 'mmcontrast/.mim/model-index.yml' in names
+    # the toy world backbone the toy configs load ({{ fileDirname }}/../../../checkpoints/toy/...)
+    assert _under(names, 'mmcontrast/.mim/checkpoints/') == _tree_files('checkpoints', ('.pth', '.md'))
     if osp.isdir(osp.join(ROOT, 'demo')):
         assert _under(names, 'mmcontrast/.mim/demo/') == _tree_files('demo', DEMO_EXTS)
     assert 'mmcontrast/__init__.py' in names and 'mmcontrast/registry.py' in names

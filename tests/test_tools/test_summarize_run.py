@@ -33,3 +33,15 @@ def test_no_validation_is_an_error(tmp_path):
     result = subprocess.run([sys.executable, osp.join(ROOT, 'tools/misc/summarize_run.py'), str(tmp_path)],
                             capture_output=True, text=True)
     assert result.returncode == 1 and 'no validation results' in result.stderr
+
+
+def test_expected_range_verdict_and_exit_code(tmp_path):
+    _write(tmp_path / 'run' / 'vis_data' / 'scalars.json', [{'student/mIoU': 40.0, 'step': 5}])
+    cmd = [sys.executable, osp.join(ROOT, 'tools/misc/summarize_run.py'), str(tmp_path), '--expect', 'student/mIoU']
+    inside = subprocess.run(cmd + ['38', '44', '--reference', 'source-only 27.5'], capture_output=True, text=True)
+    assert inside.returncode == 0
+    assert 'student/mIoU 40.00: expected 38.0-44.0; source-only 27.5 -> as expected' in inside.stdout
+    outside = subprocess.run(cmd + ['41', '44'], capture_output=True, text=True)
+    assert outside.returncode == 3 and 'OUTSIDE the expected range' in outside.stdout
+    missing = subprocess.run(cmd[:-1] + ['teacher/mIoU', '1', '2'], capture_output=True, text=True)
+    assert missing.returncode == 2 and 'teacher/mIoU is not among' in missing.stderr

@@ -22,13 +22,14 @@ ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = osp.join(ROOT, 'configs/toy_uda/deeplabv3_r18-narrow_2k_toy-source.py')
 
 # The toy config made batch-size independent, so that 2 ranks x 2 images train exactly as
-# 1 process x 4 images: group norm instead of batch norm, no dropout, no random augmentation.
+# 1 process x 4 images: group norm instead of batch norm, no dropout, no random augmentation;
+# random init (the toy world backbone has BN layers).
 BATCH_INDEPENDENT = """
 _base_ = [{config!r}]
 norm_cfg = dict(type='GN', num_groups=8, requires_grad=True)
 model = dict(
     data_preprocessor=dict(size=(64, 128)),
-    backbone=dict(norm_cfg=norm_cfg),
+    backbone=dict(norm_cfg=norm_cfg, init_cfg=None),
     decode_head=dict(norm_cfg=norm_cfg, dropout_ratio=0.0),
     auxiliary_head=dict(norm_cfg=norm_cfg, dropout_ratio=0.0))
 train_dataloader = dict(dataset=dict(pipeline=[

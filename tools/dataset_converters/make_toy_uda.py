@@ -15,8 +15,8 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='Generate the toy UDA benchmark')
     parser.add_argument('--out', default=DEFAULT_TOY_UDA_ROOT, help='output directory')
     parser.add_argument('--seed', type=int, default=0, help='global seed')
-    parser.add_argument('--num-train', type=int, default=400, help='train images per domain')
-    parser.add_argument('--num-val', type=int, default=100, help='val images per domain')
+    parser.add_argument('--num-train', type=int, default=2000, help='train images per domain')
+    parser.add_argument('--num-val', type=int, default=200, help='val images per domain')
     parser.add_argument('--height', type=int, default=128, help='image height')
     parser.add_argument('--width', type=int, default=256, help='image width')
     parser.add_argument(

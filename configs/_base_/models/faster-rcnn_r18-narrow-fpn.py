@@ -1,5 +1,7 @@
 # Small CPU-friendly Faster R-CNN: ResNet-18 at 1/4 width + FPN (64 channels), small anchors for
-# the toy benchmark's small objects, 2 classes. Trained from scratch, BN in train mode.
+# the toy benchmark's small objects, 2 classes. BN in train mode. Deep (V1c) stem, so the toy
+# segmentation model's backbone weights fit (one toy ImageNet checkpoint for both tasks, see
+# configs/_base_/models/toy_pretrained_backbone.py); from scratch here, the toy configs load them.
 _base_ = 'mmdet::_base_/models/faster-rcnn_r50_fpn.py'
 
 norm_cfg = dict(type='BN', requires_grad=True)
@@ -7,6 +9,7 @@ model = dict(
     data_preprocessor=dict(pad_size_divisor=32),
     backbone=dict(
         depth=18,
+        deep_stem=True,
         stem_channels=16,
         base_channels=16,
         frozen_stages=-1,

@@ -5,12 +5,12 @@
 # within ~100 steps), no pseudo-label margins (no ego hood), no ImageNet feature distance.
 _base_ = [
     '../models/deeplabv3_r18-narrow.py', '../datasets/toy_uda_seg.py', '../default_runtime_seg.py',
-    '../schedules/schedule_toy_2k.py', './recipes/daformer.py'
+    '../schedules/schedule_toy_2k.py', './recipes/daformer.py', '../models/toy_pretrained_backbone.py'
 ]
 model = dict(
     _delete_=True,
     type='mmcontrast.DACSSegmentor',
-    segmentor=_base_.model,
+    segmentor=dict(_base_.model, backbone=dict(_base_.model.backbone, init_cfg=_base_.toy_pretrained)),
     **_base_.uda,
 )
 model.update(
@@ -23,6 +23,7 @@ train_dataloader = dict(
     dataset=dict(
         _delete_=True, type='mmcontrast.UDADataset', source={{_base_.source_train}},
         target={{_base_.target_train}}))
+optim_wrapper = _base_.toy_finetune_optim_wrapper
 val_dataloader = dict(num_workers=1)
 test_dataloader = val_dataloader
 # Evaluates the student and the teacher (metrics student/mIoU and teacher/mIoU), labelled.

@@ -33,7 +33,7 @@ def test_all_expected_configs_exist():
             assert f'{algo}_faster-rcnn_r50_fpn_24k_{task}.py' in names
     assert 'mean-teacher-adv_faster-rcnn_r50_fpn_24k_city2foggy.py' in names  # was adaptive-teacher_..._r50_...
     for algo in ('mean-teacher', 'mean-teacher-fcl', 'mean-teacher-pcl', 'mean-teacher-pcl-balanced',
-                 'mean-teacher-target-bn'):
+                 'mean-teacher-mixed-bn'):
         assert f'{algo}_faster-rcnn_r18-narrow-fpn_1k_toy-src2tgt.py' in names
     assert {
         'adaptive-teacher_faster-rcnn_vgg16-bn_100k_city2foggy-all.py',
@@ -83,6 +83,11 @@ def test_config_builds(config):
     else:
         assert len(model.contrast_losses) == 0
     assert (model.domain_discriminator is not None) == (adaptive_teacher or algo == 'mean-teacher-adv')
-    assert model.semi_train_cfg.teacher_bn_stats == ('target_batch' if adaptive_teacher
-                                                     or algo == 'mean-teacher-target-bn' else 'running')
+    # the toy mean teachers use target-batch statistics (DAFormer's teacher) unless named mixed-bn
+    toy_target_bn = 'toy' in name and algo != 'mean-teacher-mixed-bn'
+    assert model.semi_train_cfg.teacher_bn_stats == ('target_batch' if adaptive_teacher or toy_target_bn
+                                                     else 'running')
+    hook = next(h for h in cfg.custom_hooks if h['type'] == 'MeanTeacherHook')
+    if 'toy' in name:
+        assert hook['skip_buffer'] == toy_target_bn
     assert model.semi_train_cfg.empty_pseudo_images == ('background' if adaptive_teacher else 'skip_batch')
