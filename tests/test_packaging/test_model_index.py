@@ -99,6 +99,8 @@ def test_measured_toy_metrics_are_filled(index):
     by_name = {m['Name']: m for m in models}
     expected = {
         'dacs_deeplabv3-r18-narrow_2k_toy-src2tgt': ('mIoU', 42.9),
+        'dacs-pcl_deeplabv3-r18-narrow_2k_toy-src2tgt': ('mIoU', 43.4),
+        'mean-teacher-fcl_faster-rcnn_r18-narrow-fpn_1k_toy-src2tgt': ('box AP50', 49.0),
         'mean-teacher_faster-rcnn_r18-narrow-fpn_1k_toy-src2tgt': ('box AP50', 47.3),
         'faster-rcnn_r18-narrow-fpn_2k_toy-target-oracle': ('box AP50', 57.9),
         'dimcl-simsiam_resnet18-w16_1xb64-coslr-6e_toycls': ('kNN top-1', 78.4),

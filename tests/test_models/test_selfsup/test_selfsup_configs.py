@@ -15,7 +15,7 @@ ROOT = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 CONFIGS = sorted(p for p in glob.glob(osp.join(ROOT, 'configs/selfsup/*/*.py')) if '/transfer/' not in p)
 # {algorithm}_{backbone}_{gpus}xb{batch}-{schedule}-{epochs}e_{dataset}.py
 NAME = re.compile(r'^[a-z0-9-]+_resnet(?:v1c)?(18|50|101)(-w16)?_(\d+)xb(\d+)-coslr-(\d+)e_'
-                  r'(cifar10|cifar100|in100|in1k|toycls)\.py$')
+                  r'(cifar10|cifar100|in100|in1k|toycls|toyworld)\.py$')
 
 
 def _rel(path: str) -> str:

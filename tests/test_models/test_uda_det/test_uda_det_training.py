@@ -40,6 +40,9 @@ def tiny_config(work_dir: str, max_iters: int) -> Config:
     cfg.param_scheduler = []
     # a low threshold gives pseudo-boxes even from an untrained teacher
     cfg.model.semi_train_cfg.cls_pseudo_thr = 0.3
+    # eval-mode teacher, BN buffers averaged too: every floating tensor of the teacher follows the EMA,
+    # which test_resume_restores_teacher checks (the toy default's target-BN teacher keeps its own buffers)
+    cfg.model.semi_train_cfg.teacher_bn_stats = 'running'
     cfg.custom_hooks = [dict(type='MeanTeacherHook', momentum=MOMENTUM, skip_buffer=False)]
     cfg.default_hooks.checkpoint = dict(type='CheckpointHook', by_epoch=False, interval=2)
     cfg.default_hooks.logger = dict(type='LoggerHook', interval=1)
