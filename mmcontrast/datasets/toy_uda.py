@@ -29,7 +29,7 @@ import numpy as np
 from pycocotools import mask as mask_utils
 from scipy import ndimage
 
-from mmcontrast.utils.file_lock import exclusive_lock, replace_atomically
+from mmcontrast.utils.file_lock import generate_once
 
 GENERATOR_VERSION = '1.2'
 DEFAULT_TOY_UDA_ROOT = 'data/toy_uda'
@@ -719,13 +719,5 @@ def ensure_toy_uda(root: str = DEFAULT_TOY_UDA_ROOT, force: bool = False, **kwar
                              f'tools/dataset_converters/make_toy_uda.py --force.')
         return True
 
-    if up_to_date():
-        return root
-    with exclusive_lock(root):
-        if up_to_date():  # another process finished while we waited
-            return root
-        if osp.isdir(root) and os.listdir(root) and not force and _read_meta(root) is None:
-            raise FileExistsError(f'{root} exists, is not empty and has no meta.json; '
-                                  'move it away or pass force=True to replace it.')
-        replace_atomically(root, lambda tmp: generate_toy_uda(tmp, **kwargs))
+    generate_once(root, up_to_date, lambda tmp: generate_toy_uda(tmp, **kwargs), force=force)
     return root

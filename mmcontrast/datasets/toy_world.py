@@ -13,6 +13,7 @@ No labels are written: the set is only for self-supervised methods.
 Layout: ``images/NNNNN.png`` and ``meta.json``.
 """
 import json
+import multiprocessing
 import os
 import os.path as osp
 from typing import List, Optional
@@ -22,7 +23,7 @@ import numpy as np
 from mmengine.dataset import BaseDataset
 
 from mmcontrast.registry import DATASETS
-from mmcontrast.utils.file_lock import exclusive_lock, replace_atomically
+from mmcontrast.utils.file_lock import generate_once
 from .toy_uda import render_randomised, render_scene
 
 # Bump whenever the rendering changes: ensure_toy_world regenerates data of another version.
@@ -62,7 +63,6 @@ def generate_toy_world(out_dir: str, seed: int = 0, num_images: int = 2000, heig
     os.makedirs(osp.join(out_dir, 'images'), exist_ok=True)
     jobs = [(out_dir, seed, idx, height, width) for idx in range(num_images)]
     if workers > 1:
-        import multiprocessing
         with multiprocessing.get_context('fork').Pool(min(workers, num_images)) as pool:
             pool.map(_render_one, jobs, chunksize=32)
     else:
@@ -93,7 +93,7 @@ def ensure_toy_world(root: str = DEFAULT_TOY_WORLD_ROOT, force: bool = False, se
         str: ``root``.
 
     Raises:
-        FileExistsError: If ``root`` is a non-empty directory without ``meta.json``.
+        FileExistsError: If ``root`` is a non-empty directory without ``meta.json`` (and no ``force``).
     """
     requested = dict(generator_version=TOY_WORLD_VERSION, seed=seed, num_images=num_images, height=height,
                      width=width)
@@ -105,17 +105,9 @@ def ensure_toy_world(root: str = DEFAULT_TOY_WORLD_ROOT, force: bool = False, se
         with open(path) as f:
             return json.load(f) == requested
 
-    if up_to_date():
-        return root
-    with exclusive_lock(root):
-        if up_to_date():
-            return root
-        if osp.isdir(root) and os.listdir(root) and not osp.isfile(osp.join(root, 'meta.json')):
-            raise FileExistsError(f'{root} exists, is not empty and has no meta.json; move it away '
-                                  'or pass force=True to replace it.')
-        replace_atomically(
-            root, lambda tmp: generate_toy_world(tmp, seed=seed, num_images=num_images, height=height,
-                                                 width=width, workers=workers))
+    generate_once(root, up_to_date,
+                  lambda tmp: generate_toy_world(tmp, seed=seed, num_images=num_images, height=height, width=width,
+                                                 workers=workers), force=force)
     return root
 
 
@@ -141,8 +133,8 @@ class ToyWorldImages(BaseDataset):
     def load_data_list(self) -> List[dict]:
         folder = osp.join(self.data_root, 'images')
         if not osp.isdir(folder):
-            raise FileNotFoundError(f'toy world images not found at {folder} '
-                                    '(generate them with tools/dataset_converters/make_toy_uda.py --world)')
+            raise FileNotFoundError(f'toy world images not found at {folder} (generate them with '
+                                    'auto_generate=True or mmcontrast.datasets.ensure_toy_world)')
         names = sorted(n for n in os.listdir(folder) if n.endswith('.png'))
         if not names:
             raise FileNotFoundError(f'{folder} has no .png images')

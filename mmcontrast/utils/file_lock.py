@@ -66,3 +66,31 @@ def replace_atomically(root: str, write: Callable[[str], None]) -> None:
     finally:
         if osp.isdir(tmp):
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def generate_once(root: str, up_to_date: Callable[[], bool], write: Callable[[str], None],
+                  force: bool = False) -> None:
+    """Generate the data at ``root`` with ``write`` unless ``up_to_date()`` says it is there.
+
+    The check runs again under :func:`exclusive_lock` (another process may have finished while
+    this one waited), and the folder is written by :func:`replace_atomically`. A non-empty
+    ``root`` without ``meta.json`` is somebody else's folder: it is replaced only with ``force``.
+
+    Args:
+        root (str): The data root.
+        up_to_date (Callable[[], bool]): Whether ``root`` already holds the requested data.
+        write (Callable[[str], None]): Fills the given empty directory, ``meta.json`` included.
+        force (bool): Replace a folder that is not generated data. Defaults to False.
+
+    Raises:
+        FileExistsError: If ``root`` is a non-empty folder without ``meta.json`` and ``force`` is False.
+    """
+    if up_to_date():
+        return
+    with exclusive_lock(root):
+        if up_to_date():
+            return
+        if not force and osp.isdir(root) and os.listdir(root) and not osp.isfile(osp.join(root, 'meta.json')):
+            raise FileExistsError(f'{root} exists, is not empty and has no meta.json; '
+                                  'move it away or pass force=True to replace it.')
+        replace_atomically(root, write)

@@ -92,6 +92,8 @@ def test_ensure_regenerates_on_other_parameters_and_refuses_foreign_folders(tmp_
     with pytest.raises(FileExistsError, match='no meta.json'):
         ensure_toy_world(str(foreign), **TINY)
     assert (foreign / 'mine.txt').read_text() == 'keep me'
+    ensure_toy_world(str(foreign), force=True, **TINY)  # what the error message offers
+    assert not (foreign / 'mine.txt').exists() and len(os.listdir(foreign / 'images')) == 6
 
 
 def test_dataset_through_the_ssl_pipeline(tmp_path):

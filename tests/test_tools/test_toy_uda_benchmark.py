@@ -29,6 +29,10 @@ def test_runs_are_unique_and_dependencies_come_first():
     # 3 seeds x (5 seg + 4 det + 5 contrast + 1 demo) + 3 pretrainings, 3 chain runs and random -> DACS + PCL
     assert len(runs) == 3 * 15 + 3 + 3 + 1
     assert len(bench.build_runs(_args(groups=['seg'], seeds=[0]))) == 5
+    # pretrained again, MoCo v2 gets its own chain run beside the shipped backbone's
+    again = [r.name for r in bench.build_runs(_args(pretrain_mocov2=True))]
+    assert len(again) == len(set(again)) == len(names) + 2
+    assert {'pretrain/mocov2-again', 'seg/pcl/mocov2-again/s0', 'seg/pcl/mocov2/s0'} <= set(again)
 
 
 def test_config_edits():
@@ -78,6 +82,10 @@ def test_tables_and_properties_from_results():
     det_args = _args(groups=['det'], seeds=[0])
     assert 'mean teacher closes >= 30% of the AP50 gap: 25% -> FAIL' in bench.properties(det_args, det)
     assert '| mean teacher | MoCo v2 (toy world) | 30.0 +/- 0.0 |' in bench.report(det_args, det)
+    chain = {'seg/pcl/ascl/s0': _result([41.7], 'student/mIoU'), 'pretrain/ascl': dict(wall_s=1008.3),
+             'seg/pcl/mocov2/s0': _result([43.5], 'student/mIoU')}
+    text = bench.report(_args(groups=['chain'], seeds=[0]), chain)
+    assert '| ASCL | 41.7 | 1008 |' in text and '| MoCo v2 (shipped) | 43.5 | - |' in text
 
 
 def test_missing_checkpoint_is_named(tmp_path):

@@ -64,6 +64,10 @@ SSL = {  # chain order: PAUC last, its clustering pass every epoch makes it the 
     'PAUC': 'configs/selfsup/pauc/pauc_resnetv1c18-w16_1xb64-coslr-100e_toyworld.py',
     'MoCo v2': 'configs/selfsup/mocov2/mocov2_resnetv1c18-w16_1xb64-coslr-100e_toyworld.py',
 }
+# run names of the chain; the shipped MoCo v2 backbone's DACS + PCL runs are seg/pcl/mocov2/s*
+CHAIN_KEYS = {'ASCL': 'ascl', 'DimCL': 'dimcl', 'PAUC': 'pauc', 'MoCo v2': 'mocov2-again'}
+CHAIN_ROWS = (('random', 'random'), ('MoCo v2 (shipped)', 'mocov2'), ('MoCo v2 (pretrained again)', 'mocov2-again'),
+              ('ASCL', 'ascl'), ('PAUC', 'pauc'), ('DimCL (SimSiam)', 'dimcl'))
 GROUPS = ('seg', 'det', 'contrast', 'demo', 'chain')
 DEMO_ITERS = 1000  # tools/demo.sh: the toy DACS + PCL config shortened to fit 5 minutes on 2 cores
 
@@ -127,15 +131,15 @@ def schedule(iters: int, val_every: int) -> Callable:
         cfg.default_hooks.checkpoint = dict(type='mmcontrast.AtomicCheckpointHook', by_epoch=False,
                                             interval=iters, max_keep_ckpts=1)
         cfg.default_hooks.logger.interval = 10
-        for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-            cfg[loader].num_workers = 0
-            cfg[loader].persistent_workers = False
+        in_process_loading(cfg, ('train_dataloader', 'val_dataloader', 'test_dataloader'))
     return edit
 
 
-def pretrain_schedule(cfg) -> None:
-    cfg.train_dataloader.num_workers = 0
-    cfg.train_dataloader.persistent_workers = False
+def in_process_loading(cfg, loaders: Sequence[str] = ('train_dataloader', )) -> None:
+    """Load data in the training process: a run is one thread, ``--jobs`` runs share the cores."""
+    for loader in loaders:
+        cfg[loader].num_workers = 0
+        cfg[loader].persistent_workers = False
 
 
 # ---- the runs --------------------------------------------------------------------------------------------
@@ -177,13 +181,11 @@ def build_runs(args) -> List[Run]:
         for method, config in SSL.items():
             if method == 'MoCo v2' and not args.pretrain_mocov2:
                 continue
-            key = method.lower().replace(' ', '')
-            runs.append(Run(f'pretrain/{key}', config, s, [pretrain_schedule], kind='pretrain'))
+            key = CHAIN_KEYS[method]
+            runs.append(Run(f'pretrain/{key}', config, s, [in_process_loading], kind='pretrain'))
             runs.append(Run(f'seg/pcl/{key}/s{s}', SEG['pcl'], s,
                             [seg, init_from(backbone_path(args, key))], after=f'pretrain/{key}'))
-    names = [r.name for r in runs]
-    unique = list(dict.fromkeys(names))
-    return [next(r for r in runs if r.name == n) for n in unique]  # a run listed twice runs once
+    return runs
 
 
 def backbone_path(args, key: str) -> str:
@@ -285,13 +287,18 @@ def _gap(value: float, source: float, oracle: float) -> str:
     return f'{100.0 * (value - source) / (oracle - source):.0f}%' if oracle != source else '-'
 
 
+def seed_results(results: Dict[str, dict], prefix: str, seeds: Sequence[int]) -> Optional[List[dict]]:
+    """The results of ``prefix/s<seed>`` for every seed, or None while one is missing."""
+    found = [results.get(f'{prefix}/s{s}') for s in seeds]
+    return None if any(r is None for r in found) else found
+
+
 def report(args, results: Dict[str, dict]) -> str:
     seeds = args.seeds
     lines: List[str] = []
 
     def group(prefix: str) -> Optional[List[dict]]:
-        found = [results.get(f'{prefix}/s{s}') for s in seeds]
-        return None if any(r is None for r in found) else found
+        return seed_results(results, prefix, seeds)
 
     def metric_key(name: str, task: str) -> str:
         if task == 'seg':
@@ -350,31 +357,28 @@ def report(args, results: Dict[str, dict]) -> str:
                   f'expected range (mean +/- 3 std, at least +/- 2): '
                   f'{mean - max(3 * std, 2.0):.1f} - {mean + max(3 * std, 2.0):.1f}; '
                   f'wall {statistics.mean(r["wall_s"] for r in demo):.0f} s on one thread']
-    chain = [(label, results.get(f'seg/pcl/{key}/s{seeds[0]}')) for label, key in (
-        ('random', 'random'), ('MoCo v2 (shipped)', 'mocov2'), ('ASCL', 'ascl'), ('PAUC', 'pauc'),
-        ('DimCL (SimSiam)', 'dimcl'))]
-    if any(r for _, r in chain[2:]):
+    chain = [(label, key, results.get(f'seg/pcl/{key}/s{seeds[0]}')) for label, key in CHAIN_ROWS]
+    if any(res for _, key, res in chain if results.get(f'pretrain/{key}')):
         lines += ['', f'### Chain: toy-world pretraining -> DACS + PCL (EHTDI views), seed {seeds[0]}', '',
                   '| backbone init | target mIoU (student, final) | pretraining wall s |', '|---|---:|---:|']
-        for label, res in chain:
+        for label, key, res in chain:
             if res is None:
                 continue
-            key = label.split(' ')[0].lower().replace('v2', 'v2')
             pre = results.get(f'pretrain/{key}')
-            lines.append(f'| {label} | {_final(res, "student/mIoU"):.1f} | {pre["wall_s"]:.0f} |' if pre else
-                         f'| {label} | {_final(res, "student/mIoU"):.1f} | - |')
+            wall = f'{pre["wall_s"]:.0f}' if pre else '-'
+            lines.append(f'| {label} | {_final(res, "student/mIoU"):.1f} | {wall} |')
     return '\n'.join(lines)
 
 
 def properties(args, results: Dict[str, dict]) -> str:
     """The issue's required properties, checked on the measured numbers."""
     def finals(name: str, key: str) -> Optional[List[float]]:
-        res = [results.get(f'{name}/s{s}') for s in args.seeds]
-        return None if any(r is None for r in res) else [_final(r, key) for r in res]
+        res = seed_results(results, name, args.seeds)
+        return None if res is None else [_final(r, key) for r in res]
 
     out = ['', '### Required properties', '']
-    src = [results.get(f'seg/source/mocov2/s{s}') for s in args.seeds]
-    if all(src):
+    src = seed_results(results, 'seg/source/mocov2', args.seeds)
+    if src:
         ratios = [_final(r, 'mIoU') / _best(r, 'mIoU') for r in src]
         out.append(f'- source-only final / best validation >= 0.95: min {min(ratios):.2f} -> '
                    f'{"PASS" if min(ratios) >= 0.95 else "FAIL"}')
