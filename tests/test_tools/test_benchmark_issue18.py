@@ -63,6 +63,10 @@ def test_uda_step_presets_resolve_per_family():
     assert bench.load_config(TOY_SEG, 64, False, bench.CONTRAST_VARIANTS['base']).model.contrast is None
     cfg = bench.load_config(TOY_SEG, 64, False, bench.CONTRAST_VARIANTS['pcl-mixed'])
     assert cfg.model.contrast.views == dict(type='mmcontrast.MixedViews')  # replaced whole, not merged
+    nograd = bench.load_config(TOY_SEG, 64, False, bench.CONTRAST_VARIANTS['pcl-weak-nograd']).model.contrast
+    assert nograd.views.weak_grad is False and nograd.losses == contrast.losses  # only the option differs
+    det_nograd = bench.load_config(REAL_DET, 600, False, bench.CONTRAST_VARIANTS['pcl-weak-nograd'], 1200)
+    assert det_nograd.model.contrast.views.weak_grad is False
     det = bench.load_config(REAL_DET, 600, False, bench.CONTRAST_VARIANTS['fcl'], 1200)
     assert det.model.contrast.views.target == 'roi_feat'
     assert det.model.contrast.losses.fcl.type == 'mmcontrast.InfoNCELoss'

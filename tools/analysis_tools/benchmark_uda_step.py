@@ -10,7 +10,8 @@ A *variant* is a name and a dict of ``model`` overrides merged into the config's
 - the contrastive presets (issue 18), which replace the config's ``contrast=dict(...)`` whole:
   ``base`` (no contrastive term), ``pcl`` (segmentation: the reproduction mode of
   ``configs/_base_/uda/recipes/ehtdi.py``; detection: RoI class-probability PCL as in
-  ``mean-teacher-pcl_faster-rcnn_r50_fpn_24k_city2foggy.py``), ``pcl-target`` and ``pcl-mixed``
+  ``mean-teacher-pcl_faster-rcnn_r50_fpn_24k_city2foggy.py``), ``pcl-weak-nograd`` (the same
+  with ``weak_grad=False``: the weak view forwarded without gradient), ``pcl-target`` and ``pcl-mixed``
   (segmentation: the same losses on ``TargetViews`` / ``MixedViews``) and ``fcl`` (InfoNCE on the
   classifier input, resp. on the RoI features).
 
@@ -130,6 +131,11 @@ CONTRAST_VARIANTS: Dict[str, dict] = {
         seg=_contrast(dict(type='mmcontrast.EHTDIViews', threshold=0.95), _SEG_PCL_LOSSES),
         det=_contrast(dict(_DET_VIEWS, target='cls_score'),
                       dict(pcl=dict(type='mmcontrast.PCLLoss', scale=20.0, loss_weight=0.5))))},
+    # the same with the weak view forwarded without gradient (weak_grad=False, a named deviation)
+    'pcl-weak-nograd': {FAMILY: dict(
+        seg=_contrast(dict(type='mmcontrast.EHTDIViews', threshold=0.95, weak_grad=False), _SEG_PCL_LOSSES),
+        det=_contrast(dict(_DET_VIEWS, target='cls_score', weak_grad=False),
+                      dict(pcl=dict(type='mmcontrast.PCLLoss', scale=20.0, loss_weight=0.5))))},
     'pcl-target': {FAMILY: dict(seg=_contrast(dict(type='mmcontrast.TargetViews'), _SEG_PCL_LOSSES))},
     'pcl-mixed': {FAMILY: dict(seg=_contrast(dict(type='mmcontrast.MixedViews'), _SEG_PCL_LOSSES))},
     'fcl': {FAMILY: dict(
@@ -165,7 +171,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         nargs='+',
         default=['summed', 'sequential'],
         help=f'variant names: built in {sorted(BUILTIN_VARIANTS)} (segmentation), {list(CONTRAST_VARIANTS)} '
-        '(contrastive terms; segmentation and, for base/pcl/fcl, detection) or defined with --define')
+        '(contrastive terms; segmentation and, for base/pcl/pcl-weak-nograd/fcl, detection) or defined with --define')
     parser.add_argument(
         '--define',
         action='append',

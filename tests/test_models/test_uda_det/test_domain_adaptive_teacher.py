@@ -176,7 +176,8 @@ def test_bad_config_is_rejected(tiny_detector):
     with pytest.raises(
             ValueError,
             match=r"unknown contrast.views keys \['num_proposal'\].*valid: \['boxes', "
-            r"'fg_fraction', 'fg_score_thr', 'min_box_wh', 'num_proposals', 'pseudo_thr', 'stages', 'target'\]"):
+            r"'fg_fraction', 'fg_score_thr', 'min_box_wh', 'num_proposals', 'pseudo_thr', 'stages', 'target', "
+            r"'weak_grad'\]"):
         build(tiny_detector, contrast=contrast(dict(num_proposal=4), pcl=PCL))
     with pytest.raises(ValueError, match='contrast.views.boxes'):
         build(tiny_detector, contrast=contrast(dict(boxes=('gt', )), pcl=PCL))
@@ -412,3 +413,46 @@ def test_two_source_branches_are_one_batch(tiny_detector, make_batch):
             side_effect=lambda f, s: (sizes.append((f[0].shape[0], s[0].batch_input_shape)), real(f, s))[1]):
         model.loss(inputs, samples)
     assert sizes[0] == (4, (64, 64))
+
+
+def test_weak_grad_false_trains_through_the_strong_view_only(tiny_detector, make_batch):
+    """views.weak_grad=False: the gradients equal those of the default step with the weak
+    outputs detached before the loss, the weak backbone builds no graph, and the image
+    discriminator still trains on target features (a forward of its own)."""
+    disc = dict(type='mmcontrast.ImageDomainDiscriminator', in_channels=16, feat_channels=(8, ),
+                target_branch='unsup_teacher')
+
+    def grads(weak_grad: bool, detach_weak: bool = False):
+        model = build(tiny_detector, contrast=contrast(dict(weak_grad=weak_grad), pcl=PCL),
+                      domain_discriminator=disc)
+        feats_grad = []
+        extract = model.student.extract_feat
+
+        def spy_extract(img):
+            feats = extract(img)
+            feats_grad.append(feats[0].requires_grad)
+            return feats
+
+        model.student.extract_feat = spy_extract
+        pcl = model.contrast_losses['pcl']
+        if detach_weak:
+            pcl.forward = lambda a, b, _f=pcl.forward: _f(a.detach(), b)
+        inputs, samples = make_batch()
+        torch.manual_seed(1)
+        losses = model.loss(inputs, samples)  # float32: mmcv's NMS has no float64 kernel
+        assert losses['unsup_loss_pcl'].item() > 0 and losses['loss_adv_target'].requires_grad
+        total(model, losses).backward()
+        return feats_grad, {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+
+    calls, without = grads(False)
+    _, detached = grads(True, detach_weak=True)
+    calls_both, both = grads(True)
+    # source, strong, weak (no graph), then the discriminator's own target forward
+    assert calls == [True, True, False, True] and calls_both == [True, True, True]
+    assert without.keys() == detached.keys() == both.keys()
+    assert any(n.startswith('domain_discriminator') for n in without)
+    for name in without:
+        torch.testing.assert_close(without[name], detached[name], rtol=1e-5, atol=1e-7, msg=name)
+    assert any(not torch.allclose(without[n], both[n], rtol=1e-3, atol=1e-6) for n in without)
+    with pytest.raises(TypeError, match='weak_grad must be a bool'):
+        build(tiny_detector, contrast=contrast(dict(weak_grad=1), pcl=PCL))

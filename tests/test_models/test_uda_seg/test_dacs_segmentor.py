@@ -1,7 +1,9 @@
 """DACSSegmentor: losses with/without PCL/FCL/FD, teacher resume, prediction, bad input."""
+import random
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -176,3 +178,49 @@ def test_dlv2_segmentor_with_fcl_features_from_backbone():
     assert {'src.decode.loss_ce', 'mix.decode.loss_ce', 'tgt.loss_fcl'} <= set(losses)
     check_and_backward(model, losses)
 
+
+
+@pytest.mark.parametrize('views', ['mmcontrast.EHTDIViews', 'mmcontrast.MixedViews'])
+def test_weak_grad_false_backpropagates_the_strong_view_only(views, monkeypatch):
+    """weak_grad=False: one step's gradients equal EHTDI's step with the weak outputs detached
+    inside the terms, and differ from EHTDI's own (weak_grad=True) step."""
+    from mmcontrast.models.uda.seg.contrast_views import ContrastViewBuilder
+    losses = dict(PCL_LOSSES, **FCL_LOSSES)
+    seen = []
+    terms = ContrastViewBuilder.terms
+
+    def grads(weak_grad: bool, detach_in_terms: bool = False) -> dict:
+        def spy_terms(self, loss_modules, v):
+            seen.append(v.logits_weak.requires_grad)
+            if detach_in_terms:
+                v = v._replace(logits_weak=v.logits_weak.detach(), feats_weak=v.feats_weak.detach())
+            return terms(self, loss_modules, v)
+
+        monkeypatch.setattr(ContrastViewBuilder, 'terms', spy_terms)
+        model = build(pseudo_label=dict(threshold=0.0), backward=dict(type='mmcontrast.SummedBackward'),
+                      **contrast(losses, views, weak_grad=weak_grad)).double()
+        data = model.data_preprocessor(fake_batch(seed=1), training=True)
+        data['inputs'] = {k: v.double() for k, v in data['inputs'].items()}
+        random.seed(1)
+        np.random.seed(1)
+        torch.manual_seed(1)  # ClassMix and the strong augmentation draw from all three
+        out = model(**data, mode='loss')
+        assert all(out[k].item() > 0 for k in ('tgt.loss_class_pcl', 'tgt.loss_pixel_pcl', 'tgt.loss_fcl'))
+        model.parse_losses(out)[0].backward()
+        return {n: p.grad.clone() for n, p in model.student.named_parameters() if p.grad is not None}
+
+    without = grads(weak_grad=False)
+    detached = grads(weak_grad=True, detach_in_terms=True)
+    both = grads(weak_grad=True)
+    assert seen == [False, True, True]  # the weak forward built no graph
+    assert without.keys() == detached.keys() == both.keys() and len(without) > 10
+    for name in without:
+        torch.testing.assert_close(without[name], detached[name], rtol=1e-10, atol=1e-13, msg=name)
+    assert any(not torch.allclose(without[n], both[n]) for n in without)
+
+
+def test_weak_grad_is_refused_where_the_views_share_a_forward():
+    with pytest.raises(ValueError, match='one batch.*BatchNorm'):
+        build(**contrast(PCL_LOSSES, 'mmcontrast.TargetViews', weak_grad=False))
+    with pytest.raises(TypeError, match='weak_grad must be a bool'):
+        build(**contrast(PCL_LOSSES, 'mmcontrast.EHTDIViews', weak_grad='no'))

@@ -18,7 +18,8 @@ in both, and read the student's outputs for them in each view:
   locations the head's own assigner gives each box in that view, averaged per box.
 
 A views object provides ``check_student``, ``select_boxes``, ``pair_boxes`` and
-``pair_outputs``; the detector calls every loss as
+``pair_outputs`` (and may set ``weak_grad``, True when absent: whether the student's
+forward of the weak view carries gradient); the detector calls every loss as
 ``loss(outputs_weak [N, D], outputs_strong [N, D])`` for each pair of outputs.
 
 PCL for detection is our design: the paper (Li et al., arXiv:2111.06021) reports detection
@@ -76,7 +77,9 @@ def project_pairs(boxes: Sequence[Tensor], weak_samples: SampleList, strong_samp
     return weak_boxes, strong_boxes, keeps
 
 
-def _check_common(pseudo_thr: Optional[float], min_box_wh: Sequence[float]) -> None:
+def _check_common(pseudo_thr: Optional[float], min_box_wh: Sequence[float], weak_grad: bool) -> None:
+    if not isinstance(weak_grad, bool):
+        raise TypeError(f'contrast.views.weak_grad must be a bool, got {weak_grad!r}')
     if pseudo_thr is not None and not 0.0 <= pseudo_thr <= 1.0:
         raise ValueError(f'contrast.views.pseudo_thr must be in [0, 1] or None, got {pseudo_thr}')
     if len(min_box_wh) != 2:
@@ -119,6 +122,11 @@ class RoIBoxPairViews:
             stage whose boxes are the final ones) or 'every' (the loss is averaged
             over the stages). One-stage RoI heads have one stage either way.
             Defaults to 'last'.
+        weak_grad (bool): Whether the student's weak-view outputs carry gradient (both
+            views are trained, as in the segmentation reproduction mode). False runs
+            the weak view's backbone without a graph and contrasts its outputs as
+            constants: a named deviation that skips its backward (docs/benchmark.md).
+            Defaults to True.
     """
 
     TARGETS = ('cls_score', 'roi_feat')
@@ -132,7 +140,8 @@ class RoIBoxPairViews:
         min_box_wh=(4.0, 4.0),
         fg_score_thr=0.5,
         fg_fraction=0.5,
-        stages='last')
+        stages='last',
+        weak_grad=True)
 
     def __init__(self,
                  target: str = 'cls_score',
@@ -143,6 +152,7 @@ class RoIBoxPairViews:
                  fg_score_thr: float = 0.5,
                  fg_fraction: float = 0.5,
                  stages: str = 'last',
+                 weak_grad: bool = True,
                  **unknown: Any) -> None:
         # ``**unknown`` only exists to turn a typo into an error that lists the valid keys,
         # instead of Python's "unexpected keyword argument".
@@ -157,7 +167,7 @@ class RoIBoxPairViews:
         if {'proposals', 'balanced_proposals'} <= set(boxes):
             raise ValueError("contrast.views.boxes: 'proposals' (random) and 'balanced_proposals' are two ways of "
                              f'drawing the same teacher proposals; pick one, got {boxes}')
-        _check_common(pseudo_thr, min_box_wh)
+        _check_common(pseudo_thr, min_box_wh, weak_grad)
         if not isinstance(num_proposals, int) or num_proposals < 0:
             raise ValueError(f'contrast.views.num_proposals must be an int >= 0, got {num_proposals!r}')
         if not 0.0 <= fg_score_thr <= 1.0:
@@ -174,6 +184,7 @@ class RoIBoxPairViews:
         self.fg_score_thr = fg_score_thr
         self.fg_fraction = fg_fraction
         self.stages = stages
+        self.weak_grad = weak_grad
 
     @property
     def needs_proposal_scores(self) -> bool:
@@ -183,7 +194,8 @@ class RoIBoxPairViews:
     def __repr__(self) -> str:
         return (f'{type(self).__name__}(target={self.target!r}, boxes={self.boxes}, pseudo_thr={self.pseudo_thr}, '
                 f'num_proposals={self.num_proposals}, min_box_wh={self.min_box_wh}, '
-                f'fg_score_thr={self.fg_score_thr}, fg_fraction={self.fg_fraction}, stages={self.stages!r})')
+                f'fg_score_thr={self.fg_score_thr}, fg_fraction={self.fg_fraction}, stages={self.stages!r}, '
+                f'weak_grad={self.weak_grad})')
 
     # ------------------------------------------------------------------ checks
     @staticmethod
@@ -381,15 +393,18 @@ class DenseBoxPairViews:
             detector's ``cls_pseudo_thr``. Defaults to None.
         min_box_wh (Tuple[float, float]): Pairs smaller than this (pixels) in either
             view are dropped. Defaults to (4.0, 4.0).
+        weak_grad (bool): Whether the weak-view outputs carry gradient; see
+            :class:`RoIBoxPairViews`. Defaults to True.
     """
 
-    DEFAULTS = dict(target='cls_score', boxes=('pseudo', ), pseudo_thr=None, min_box_wh=(4.0, 4.0))
+    DEFAULTS = dict(target='cls_score', boxes=('pseudo', ), pseudo_thr=None, min_box_wh=(4.0, 4.0), weak_grad=True)
 
     def __init__(self,
                  target: str = 'cls_score',
                  boxes: Sequence[str] = ('pseudo', ),
                  pseudo_thr: Optional[float] = None,
                  min_box_wh: Tuple[float, float] = (4.0, 4.0),
+                 weak_grad: bool = True,
                  **unknown: Any) -> None:
         if unknown:
             raise ValueError(f'unknown contrast.views keys {sorted(unknown)} for DenseBoxPairViews; '
@@ -401,15 +416,16 @@ class DenseBoxPairViews:
         if boxes != ('pseudo', ):
             raise ValueError("contrast.views.boxes of DenseBoxPairViews must be ('pseudo',): a single-stage "
                              f'detector has no proposals, got {boxes}')
-        _check_common(pseudo_thr, min_box_wh)
+        _check_common(pseudo_thr, min_box_wh, weak_grad)
         self.target = target
         self.boxes = boxes
         self.pseudo_thr = pseudo_thr
         self.min_box_wh = tuple(min_box_wh)
+        self.weak_grad = weak_grad
 
     def __repr__(self) -> str:
         return (f'{type(self).__name__}(target={self.target!r}, boxes={self.boxes}, pseudo_thr={self.pseudo_thr}, '
-                f'min_box_wh={self.min_box_wh})')
+                f'min_box_wh={self.min_box_wh}, weak_grad={self.weak_grad})')
 
     def check_student(self, student: nn.Module) -> None:
         """Fail at build time for detectors whose assignment this class cannot read.

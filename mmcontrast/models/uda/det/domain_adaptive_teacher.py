@@ -356,8 +356,11 @@ class DomainAdaptiveTeacher(SemiBaseDetector):
         losses.update(self._pseudo_label_loss(strong_feats, strong_samples))
 
         if self.contrast_losses:
-            weak_feats = self.student.extract_feat(multi_batch_inputs['unsup_teacher'])
-            feats_of['unsup_teacher'] = weak_feats
+            weak_grad = getattr(self.contrast_views, 'weak_grad', True)
+            with torch.set_grad_enabled(weak_grad and torch.is_grad_enabled()):
+                weak_feats = self.student.extract_feat(multi_batch_inputs['unsup_teacher'])
+            if weak_grad:  # features without a graph cannot train the discriminator
+                feats_of['unsup_teacher'] = weak_feats
             losses.update(
                 self._contrastive_loss(weak_feats, weak_samples, strong_feats, strong_samples,
                                        batch_info['contrast_boxes']))
@@ -522,6 +525,8 @@ class DomainAdaptiveTeacher(SemiBaseDetector):
         weak_boxes, strong_boxes = views.pair_boxes(contrast_boxes, weak_samples, strong_samples)
         outputs = views.pair_outputs(self.student, weak_feats, weak_boxes, weak_samples, strong_feats, strong_boxes,
                                      strong_samples)
+        if not getattr(views, 'weak_grad', True):  # the heads ran with gradient on the weak view
+            outputs = [(out_weak.detach(), out_strong) for out_weak, out_strong in outputs]
         num_pairs = outputs[0][0].shape[0] if outputs else 0
         if num_pairs == 0:
             zero = sum(f.sum() for f in weak_feats) * 0.0 + sum(f.sum() for f in strong_feats) * 0.0

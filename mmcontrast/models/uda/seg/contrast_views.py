@@ -7,7 +7,8 @@ of a target crop the student contrasts, with which labels, and which pixels coun
   views are ClassMixed; the strong one is the mixed image of the pseudo-label loss (its
   forward is shared), the weak one the same mix without photometric augmentation.
   Class labels: the student's own weak-view argmax above 0.95 plus the pasted source
-  labels. Pixel terms use every decoder pixel. Both views carry gradient.
+  labels. Pixel terms use every decoder pixel. Both views carry gradient (``weak_grad=False``
+  forwards the weak view without a graph, a named deviation).
 - :class:`TargetViews`: a weak and a photometric strong view of the target crop (two extra
   forwards), the teacher's confident pseudo-labels, pixels inside the pseudo-label crop.
 - :class:`MixedViews`: the weak target crop against the target pixels of the mixed image
@@ -104,12 +105,28 @@ class ContrastViewBuilder:
 
     Args:
         feature_pixels (int): Locations sampled per image for feature terms. Defaults to 256.
+        weak_grad (bool): Whether the weak view's own forward carries gradient. True is
+            EHTDI's (both views are backpropagated, ``main.py`` L372/L401). False forwards
+            the weak view without a graph, so the terms train the student through the
+            strong view only: a named deviation that skips the weak view's backward and
+            its activations (docs/benchmark.md, section 2, has the cost of both).
+            Defaults to True.
     """
 
-    def __init__(self, feature_pixels: int = 256) -> None:
+    def __init__(self, feature_pixels: int = 256, weak_grad: bool = True) -> None:
         if feature_pixels < 1:
             raise ValueError(f'feature_pixels must be >= 1, got {feature_pixels}')
+        if not isinstance(weak_grad, bool):
+            raise TypeError(f'weak_grad must be a bool, got {weak_grad!r}')
         self.feature_pixels = feature_pixels
+        self.weak_grad = weak_grad
+
+    def _forward_weak(self, forward: StudentForward, img: Tensor) -> Tuple[Tensor, Optional[Tensor]]:
+        """The student's forward of a weak view that has a forward of its own."""
+        if self.weak_grad:
+            return forward(img)
+        with torch.no_grad():
+            return forward(img)
 
     def __call__(self, step: UDAStep, forward: StudentForward, strong_aug: Callable) -> ContrastViews:
         raise NotImplementedError
@@ -167,17 +184,19 @@ class EHTDIViews(ContrastViewBuilder):
     Args:
         threshold (float): Confidence above which the weak view labels itself. Defaults to 0.95.
         feature_pixels (int): Locations sampled per image for feature terms. Defaults to 256.
+        weak_grad (bool): Backpropagate the weak view (EHTDI). See
+            :class:`ContrastViewBuilder`. Defaults to True.
     """
 
-    def __init__(self, threshold: float = 0.95, feature_pixels: int = 256) -> None:
-        super().__init__(feature_pixels)
+    def __init__(self, threshold: float = 0.95, feature_pixels: int = 256, weak_grad: bool = True) -> None:
+        super().__init__(feature_pixels, weak_grad)
         if not 0 <= threshold < 1:
             raise ValueError(f'threshold must be in [0, 1), got {threshold}')
         self.threshold = threshold
 
     def __call__(self, step: UDAStep, forward: StudentForward, strong_aug: Callable) -> ContrastViews:
         weak_img = mix(step.mix_mask, step.src_img, step.tgt_img)
-        logits_weak, feats_weak = forward(weak_img)
+        logits_weak, feats_weak = self._forward_weak(forward, weak_img)
         flipped = step.strong.flipped
         logits_strong = flip_batch(step.mix_logits, flipped)
         feats_strong = None if step.mix_feats is None else flip_batch(step.mix_feats, flipped)
@@ -199,7 +218,16 @@ class TargetViews(ContrastViewBuilder):
 
     Args:
         feature_pixels (int): Locations sampled per image for feature terms. Defaults to 256.
+        weak_grad (bool): Must be True: both views share one forward, and forwarding the
+            weak one apart would change the BatchNorm statistics of both. Defaults to True.
     """
+
+    def __init__(self, feature_pixels: int = 256, weak_grad: bool = True) -> None:
+        super().__init__(feature_pixels, weak_grad)
+        if not weak_grad:
+            raise ValueError('TargetViews forwards the weak and the strong view as one batch; weak_grad=False '
+                             'would split that batch and change its BatchNorm statistics. Use EHTDIViews or '
+                             'MixedViews, whose weak view has a forward of its own')
 
     def __call__(self, step: UDAStep, forward: StudentForward, strong_aug: Callable) -> ContrastViews:
         views = strong_aug(step.tgt_img)
@@ -218,10 +246,12 @@ class MixedViews(ContrastViewBuilder):
 
     Args:
         feature_pixels (int): Locations sampled per image for feature terms. Defaults to 256.
+        weak_grad (bool): Backpropagate the weak view. See :class:`ContrastViewBuilder`.
+            Defaults to True.
     """
 
     def __call__(self, step: UDAStep, forward: StudentForward, strong_aug: Callable) -> ContrastViews:
-        logits_weak, feats_weak = forward(step.tgt_img)
+        logits_weak, feats_weak = self._forward_weak(forward, step.tgt_img)
         flipped = step.strong.flipped
         logits_strong = flip_batch(step.mix_logits, flipped)
         feats_strong = None if step.mix_feats is None else flip_batch(step.mix_feats, flipped)
