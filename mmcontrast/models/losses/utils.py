@@ -170,8 +170,9 @@ class _SoftmaxLogSumExp(torch.autograd.Function):
         lse = total.log().add_(row_max).squeeze(1)
         prob.div_(total)
         # The own column is a constant, not a similarity: no gradient through it (it is
-        # already 0 unless the row has no other column).
-        prob[torch.arange(prob.shape[0], device=prob.device), self_index] = 0.0
+        # already 0 unless the row has no other column). A negative index: no own column.
+        rows, cols = torch.arange(prob.shape[0], device=prob.device), self_index.clamp(min=0)
+        prob[rows, cols] = torch.where(self_index >= 0, 0.0, prob[rows, cols])
         ctx.save_for_backward(anchors, contrast, prob)
         ctx.scale = scale
         return lse
@@ -291,7 +292,8 @@ def masked_logsumexp(anchors: Tensor,
     Args:
         anchors (Tensor): ``[M, C]``.
         contrast (Tensor): ``[L, C]``.
-        self_index (Tensor): ``[M]`` column of each anchor in ``contrast`` (excluded).
+        self_index (Tensor): ``[M]`` column of each anchor in ``contrast`` (excluded), or -1
+            where the anchor has none.
         scale (float): Multiplier of the dot products.
         chunk_size (int, optional): Column block size; None for one block.
 
@@ -335,6 +337,25 @@ def distributed_mean(loss_sum: Tensor, total: int, world_size: int) -> Tensor:
     global mean (``loss_sum / total`` without distribution).
     """
     return loss_sum * (world_size / total)
+
+
+def _paired_nce_by_view(z_a: Tensor, z_b: Tensor, scale: float, chunk_size: Optional[int]) -> Tensor:
+    """Sum of :func:`paired_nce`'s 2N per-anchor losses, computed per pair of views.
+
+    The ``[a; b] x [a; b]`` similarity is taken as four blocks whose logsumexps are merged
+    (exact). With one view constant, autograd runs no backward for the block between its
+    own rows, and the two mixed blocks each need one of their two products: about half
+    of the backward's work. (The single block of :func:`paired_nce` needs both products
+    over the whole matrix whenever any of its rows carries gradient.)
+    """
+    own = torch.arange(z_a.shape[0], device=z_a.device)
+    none = torch.full_like(own, -1)
+    lse_a = torch.logaddexp(masked_logsumexp(z_a, z_a, own, scale, chunk_size),
+                            masked_logsumexp(z_a, z_b, none, scale, chunk_size))
+    lse_b = torch.logaddexp(masked_logsumexp(z_b, z_a, none, scale, chunk_size),
+                            masked_logsumexp(z_b, z_b, own, scale, chunk_size))
+    pos = (z_a * z_b).sum(dim=1) * scale
+    return (lse_a - pos).sum() + (lse_b - pos).sum()
 
 
 def paired_nce(z_a: Tensor,
@@ -384,6 +405,8 @@ def paired_nce(z_a: Tensor,
         # exactly log(1) = 0. Computed, it would be rounding noise (the positive's dot product
         # and the logsumexp go through different kernels).
         return zero
+    if world_size == 1 and z_a.requires_grad != z_b.requires_grad:  # e.g. weak_grad=False
+        return distributed_mean(_paired_nce_by_view(z_a[valid], z_b[valid], scale, chunk_size), total, 1) + zero
     # Global ids of the local samples in the [all_a; all_b] layout, then re-indexed into
     # the candidate set that keeps only valid rows.
     local = torch.arange(num, device=z_a.device)[valid] + rank * num

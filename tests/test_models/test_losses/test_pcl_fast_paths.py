@@ -4,6 +4,8 @@
   kept in ``tools/analysis_tools/benchmark_losses.py`` as ``legacy_class_pcl_loss``;
 - the chunked logsumexp (scale folded into the anchors, ``- lse`` folded into the product)
   against the naive full-matrix form, including a partial ``needs_input_grad``;
+- ``paired_nce`` with one constant view (``weak_grad=False``), computed per pair of views,
+  against the single-block form with both views carrying gradient;
 - one DACSSegmentor step in the reproduction mode (EHTDI views, class + pixel PCL): the
   student's gradients with the fast paths equal those with the legacy loop and the naive
   pixel kernel.
@@ -139,6 +141,25 @@ def test_pixel_pcl_chunked_equals_naive_with_an_ignore_mask(monkeypatch):
     want = _value_and_grads(pixel_pcl_loss, weak, strong, mask, chunk_size=None)
     for g, r in zip(got, want):
         torch.testing.assert_close(g, r, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize('chunk_size', [None, 7, 64])
+@pytest.mark.parametrize('with_mask', [False, True])
+def test_pixel_pcl_with_a_constant_view_equals_the_single_block(monkeypatch, chunk_size, with_mask):
+    monkeypatch.setattr(utils_module, '_TILE_ELEMENTS', 50)
+    calls = []
+    by_view = utils_module._paired_nce_by_view
+    monkeypatch.setattr(utils_module, '_paired_nce_by_view', lambda *a: (calls.append(1), by_view(*a))[1])
+    weak, strong = _views(2, 5, 6, 7, 4)
+    mask = _block_labels(2, 6, 7, 5, 4, ignore_rate=0.3, block=2) if with_mask else None
+    value, _, want = _value_and_grads(pixel_pcl_loss, weak, strong, mask, chunk_size=chunk_size)
+    assert not calls  # both views with gradient: one block
+    strong.grad = None
+    got = pixel_pcl_loss(weak.detach(), strong, mask, chunk_size=chunk_size)
+    got.backward()
+    assert len(calls) == 2  # one per image, by view
+    torch.testing.assert_close(got.detach(), value, rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(strong.grad, want, rtol=1e-9, atol=1e-12)
 
 
 def test_segmentor_step_gradients_unchanged(monkeypatch):
