@@ -93,7 +93,7 @@ def test_losses_class_pcl_and_dense_suites(tmp_path, capsys):
     out = tmp_path / 'losses.json'
     assert bench.main(['--suite', 'class-pcl', 'dense', '--class-pcl-size', '2x5x16x16', '--dense-sizes', '2x8x8',
                        '1x16x16', '--dense-chunks', '32', '--repeats', '2', '--warmup', '1', '--max-mib', '1',
-                       '--out-json', str(out)]) == 0
+                       '--dense-constant-view', '--out-json', str(out)]) == 0
     stdout = capsys.readouterr().out
     assert stdout.count('load average (1/5/15 min)') >= 2 and 'host CPU' in stdout
     report = json.loads(out.read_text())
@@ -103,6 +103,7 @@ def test_losses_class_pcl_and_dense_suites(tmp_path, capsys):
     dense = {(tuple(r['size']), r['form']): r for r in report['suites']['dense']['rows']}
     assert dense[((2, 8, 8), 'naive')]['passes'] == 2 and dense[((2, 8, 8), 'naive')]['time_over_naive'] == 1.0
     assert dense[((2, 8, 8), 'chunk 32')]['peak_mib'] > 0
+    assert dense[((2, 8, 8), 'chunk 32, view a constant')]['passes'] == 2
     # 1 MiB budget: the naive 512 x 512 matrices (2 MiB) are estimated over it, the chunks not
     assert dense[((1, 16, 16), 'naive')]['skipped'].startswith('not run: needs')
     assert dense[((1, 16, 16), 'chunk 32')]['time_over_naive'] is None

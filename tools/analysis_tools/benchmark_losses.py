@@ -36,7 +36,8 @@ Suites (``--suite``):
       whose estimated peak (:func:`dense_estimate_bytes`: naive, one ``2HW x 2HW`` float32
       matrix per image and one more; chunked, three ``2HW x chunk`` blocks) exceeds ``--max-mib`` (default: half
       of MemAvailable) is not run and the table says so. After a round longer than
-      ``--dense-budget-s`` a size gets no further rounds.
+      ``--dense-budget-s`` a size gets no further rounds. ``--dense-constant-view`` adds, per
+      chunk size, the form with view a constant (``weak_grad=False``: no gradient to it).
 
 Load averages (1/5/15 min) are printed before and after each suite, with the CPU model.
 """
@@ -361,7 +362,11 @@ def dense_estimate_bytes(rows: int, chunk: Optional[int], images: int = 1) -> in
 
 def dense_suite(args, device: torch.device) -> List[dict]:
     """Pixel-level PCL: naive vs chunked, time and peak memory per size."""
-    forms: List[Tuple[str, Optional[int]]] = [('naive', None)] + [(f'chunk {c}', c) for c in args.dense_chunks]
+    # (name, chunk size, view a constant)
+    forms: List[Tuple[str, Optional[int], bool]] = [('naive', None, False)]
+    forms += [(f'chunk {c}', c, False) for c in args.dense_chunks]
+    if args.dense_constant_view:
+        forms += [(f'chunk {c}, view a constant', c, True) for c in args.dense_chunks]
     if device.type == 'cuda':
         budget = torch.cuda.mem_get_info(device)[0]
     else:
@@ -378,32 +383,31 @@ def dense_suite(args, device: torch.device) -> List[dict]:
         c = (torch.randn(b, 19, h, w, generator=gen) * 3).to(device).requires_grad_()
         rows = 2 * h * w
         runnable, skipped = {}, {}
-        for name, chunk in forms:
+        for name, chunk, constant in forms:
             need = dense_estimate_bytes(rows, chunk, b)
             if need > budget:
                 skipped[name] = f'not run: needs ~{need / 2**30:.0f} GiB'
             else:
-                runnable[name] = chunk
+                runnable[name] = (chunk, constant)
         times: Dict[str, List[Tuple[float, float]]] = {k: [] for k in runnable}
         peaks: Dict[str, int] = {k: 0 for k in runnable}
+
+        def pass_of(chunk, constant, a=a, c=c):
+            return lambda: pixel_pcl_loss(a.detach() if constant else a, c, scale=20.0, chunk_size=chunk)
+
         if args.warmup and rows <= 2**14:  # larger sizes: a warm-up pass would cost minutes, and change nothing
-            for chunk in runnable.values():
-                _profiled_pass(lambda chunk=chunk, a=a, c=c: pixel_pcl_loss(a, c, scale=20.0, chunk_size=chunk), [a, c],
-                               device)
+            for chunk, constant in runnable.values():
+                _profiled_pass(pass_of(chunk, constant), [a, c], device)
         for round_ in range(args.repeats):
             start_round = time.perf_counter()
-            for name, chunk in runnable.items():
-
-                def fn(chunk=chunk, a=a, c=c):
-                    return pixel_pcl_loss(a, c, scale=20.0, chunk_size=chunk)
-
-                peak, wall, cpu = _profiled_pass(fn, [a, c], device)
+            for name, (chunk, constant) in runnable.items():
+                peak, wall, cpu = _profiled_pass(pass_of(chunk, constant), [a, c], device)
                 times[name].append((wall, cpu))
                 peaks[name] = max(peaks[name], peak)
             if time.perf_counter() - start_round > args.dense_budget_s:
                 break
         naive = statistics.median(t[0] for t in times['naive']) if times.get('naive') else None
-        for name, chunk in forms:
+        for name, chunk, _ in forms:
             size = f'{b} x {h}x{w}'
             if name in skipped:
                 print(f'| {size} | {rows} | {name} | 0 | {skipped[name]} | | | | |', flush=True)
@@ -492,6 +496,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument('--dense-sizes', type=_size, nargs='+', default=[(2, 64, 64), (2, 128, 128), (2, 256, 256)],
                         metavar='BxHxW')
     parser.add_argument('--dense-chunks', type=int, nargs='+', default=[4096, 1024])
+    parser.add_argument('--dense-constant-view', action='store_true',
+                        help='dense: also the forms with view a constant (weak_grad=False)')
     parser.add_argument('--dense-budget-s', type=float, default=120.0,
                         help='dense: no further round of a size after one that took longer than this')
     parser.add_argument('--max-mib', type=int, default=None,
