@@ -54,6 +54,22 @@ def test_uda_step_contrast_presets_alternate_in_one_process(tmp_path):
     assert results['pcl']['losses'][0] != results['base']['losses'][0]
 
 
+def test_uda_step_without_memory_reset_times_but_does_not_measure_memory(tmp_path):
+    bench = _import('benchmark_uda_step')
+    with pytest.raises(SystemExit):  # only meaningful for --alternate on CPU
+        bench.parse_args([TOY_SEG, '--no-memory-reset'])
+    out = tmp_path / 'seg.json'
+    proc = _run('benchmark_uda_step.py', [TOY_SEG, '--crop', '64', '--steps', '1', '--warmup', '0', '--alternate',
+                                          '--no-memory-reset', '--variants', 'base', 'pcl-weak-nograd',
+                                          '--out-json', str(out)])
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
+    assert 'No memory reset between the steps' in proc.stdout
+    results = json.loads(out.read_text())['results']
+    assert [r['variant'] for r in results] == ['base', 'pcl-weak-nograd']
+    assert all(r['peak_step_mib'] is None and r['median_cpu_s'] > 0 for r in results)
+    assert [r[-2:] for r in _rows(proc.stdout, '| dacs_deeplabv3')] == [['n/a', 'n/a']] * 2
+
+
 def test_uda_step_presets_resolve_per_family():
     bench = _import('benchmark_uda_step')
     cfg = bench.load_config(TOY_SEG, 64, False, bench.CONTRAST_VARIANTS['pcl'])

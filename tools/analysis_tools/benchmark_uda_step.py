@@ -57,7 +57,10 @@ Method:
       batches as on CUDA; before every step ``gc.collect()``, ``malloc_trim(0)`` and a VmHWM
       reset, and the step's memory is VmHWM after it minus VmRSS before it. The table adds the
       "paired" ratio: each step over the same round's baseline step, median over rounds (wall
-      and CPU time), which load that changes between rounds does not bias.
+      and CPU time), which load that changes between rounds does not bias. The reset returns
+      freed memory to the OS, so every step faults its memory in again (more for the variant
+      that holds more); ``--no-memory-reset`` skips it, as a training process would, and
+      then measures no memory.
     * Peak memory, CPU (without ``--alternate``): each variant runs in its own process (this script with the hidden
       ``--worker`` flag), one variant after the other (alternating is not possible across
       processes). What is reported is resident memory added by the measured steps: the
@@ -165,6 +168,12 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         action='store_true',
         help='CPU: all variants in this process, stepped alternately (A, B, A, B, ...) on identical batches '
         '(the CUDA path always does); memory per step from VmHWM, and the profiler with --profile-memory')
+    parser.add_argument(
+        '--no-memory-reset',
+        action='store_true',
+        help='--alternate on CPU: no gc.collect() / malloc_trim(0) / VmHWM reset before the steps, so freed '
+        'memory stays mapped as in a training process (times without the page faults of the reset); '
+        'memory is then not measured')
     parser.add_argument('--device', choices=['cpu', 'cuda'], default='cpu')
     parser.add_argument(
         '--variants',
@@ -208,6 +217,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         args.width = args.crop
     if args.steps < 1 or args.warmup < 0 or args.batch < 1 or args.crop < 32 or args.width < 32:
         parser.error('need --steps >= 1, --warmup >= 0, --batch >= 1 and --crop, --width >= 32')
+    if args.no_memory_reset and (args.device != 'cpu' or not args.alternate):
+        parser.error('--no-memory-reset applies to --alternate on CPU only')
     args.variant_cfgs = dict(BUILTIN_VARIANTS, **CONTRAST_VARIANTS)
     for item in args.define:
         name, sep, text = item.partition('=')
@@ -696,20 +707,25 @@ def run_alternating(args: argparse.Namespace, config: str) -> List[dict]:
                 torch.cuda.synchronize()
                 torch.cuda.reset_peak_memory_stats()
                 base = torch.cuda.memory_allocated()
-            else:
+            elif not args.no_memory_reset:
                 gc.collect()
                 malloc_trim()
                 if hwm_ok:
                     reset_hwm()
                 base = vm_rss()
             res = run_step(model, optim_wrapper, batch, args.seed + 1 + i, args.device)
-            res['peak'] = (torch.cuda.max_memory_allocated() if cuda else (vm_hwm() if hwm_ok else vm_rss())) - base
+            if cuda or not args.no_memory_reset:
+                res['peak'] = (torch.cuda.max_memory_allocated() if cuda else
+                               (vm_hwm() if hwm_ok else vm_rss())) - base
+            else:
+                res['peak'] = None
             res['load'] = os.getloadavg()
             if i >= args.warmup:
                 records[name].append(res)
+            memory = 'memory not measured' if res['peak'] is None else f'+{res["peak"] / MIB:.0f} MiB'
             print(
                 f'[{osp.basename(config)} | {name}] {"warm-up" if i < args.warmup else "step"} '
-                f'{i + 1}: {res["wall"]:.3f} s wall, {res["cpu"]:.3f} s CPU, +{res["peak"] / MIB:.0f} MiB, '
+                f'{i + 1}: {res["wall"]:.3f} s wall, {res["cpu"]:.3f} s CPU, {memory}, '
                 f'load {res["load"][0]:.2f}',
                 file=sys.stderr,
                 flush=True)
@@ -737,8 +753,8 @@ def run_alternating(args: argparse.Namespace, config: str) -> List[dict]:
             losses=[s['loss'] for s in steps],
             median_step_s=statistics.median(s['wall'] for s in steps),
             median_cpu_s=statistics.median(s['cpu'] for s in steps),
-            peak_step_mib=max(s['peak'] for s in steps) / MIB,
-            per_step_peak_mib=[s['peak'] / MIB for s in steps],
+            peak_step_mib=None if steps[0]['peak'] is None else max(s['peak'] for s in steps) / MIB,
+            per_step_peak_mib=[None if s['peak'] is None else s['peak'] / MIB for s in steps],
             per_step_load=[s['load'] for s in steps],
             load_before=load_before,
             load_after=load_after)
@@ -810,7 +826,7 @@ def render(args: argparse.Namespace, machine: dict, results: List[dict]) -> str:
                        (f' {r["median_cpu_s"]:.3f} |' if cpu else '') +
                        f' {_fmt(t_ratio, ".2f")} | {_fmt(r.get("paired_ratio"), ".2f")}' +
                        (f' / {_fmt(r.get("paired_cpu_ratio"), ".2f")}' if cpu else '') +
-                       f' | {r["peak_step_mib"]:.0f} | {_fmt(m_ratio, ".2f")} |')
+                       f' | {_fmt(r["peak_step_mib"], ".0f")} | {_fmt(m_ratio, ".2f")} |')
             else:
                 h_ratio = _ratio(r.get('peak_step_hwm_mib'), base and base.get('peak_step_hwm_mib'))
                 row = (f'| {cfg_name} | {model} | {r["variant"]} | {r["median_step_s"]:.2f} | '
@@ -828,9 +844,12 @@ def render(args: argparse.Namespace, machine: dict, results: List[dict]) -> str:
         lines.append('Measured (CPU, alternating): all variants in one process, stepped alternately (A, B, A, B, ...) '
                      'on identical batches and seeds; "paired time" is the median over rounds of the step time over '
                      "the same round's baseline step (wall, and process CPU time, which other jobs on a shared "
-                     'machine inflate less). Before every step gc.collect(), malloc_trim(0) and a VmHWM reset '
-                     '(/proc/self/clear_refs); peak step RSS = VmHWM after the step minus VmRSS before it (max over '
-                     'the measured steps; includes C-allocator fragmentation).' + profiler_note)
+                     'machine inflate less). ' +
+                     ('No memory reset between the steps (--no-memory-reset): freed memory stays mapped as in a '
+                      'training process; memory not measured.' if args.no_memory_reset else
+                      'Before every step gc.collect(), malloc_trim(0) and a VmHWM reset (/proc/self/clear_refs); '
+                      'peak step RSS = VmHWM after the step minus VmRSS before it (max over the measured steps; '
+                      'includes C-allocator fragmentation).') + profiler_note)
         per = [f'{osp.splitext(osp.basename(r["config"]))[0]}: {"/".join(f"{x:.2f}" for x in r["load_before"])} -> '
                f'{"/".join(f"{x:.2f}" for x in r["load_after"])}'
                for r in results if r['variant'] == args.variants[0] and 'load_before' in r]
