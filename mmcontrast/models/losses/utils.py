@@ -350,10 +350,15 @@ def _paired_nce_by_view(z_a: Tensor, z_b: Tensor, scale: float, chunk_size: Opti
     """
     own = torch.arange(z_a.shape[0], device=z_a.device)
     none = torch.full_like(own, -1)
-    lse_a = torch.logaddexp(masked_logsumexp(z_a, z_a, own, scale, chunk_size),
-                            masked_logsumexp(z_a, z_b, none, scale, chunk_size))
-    lse_b = torch.logaddexp(masked_logsumexp(z_b, z_a, none, scale, chunk_size),
-                            masked_logsumexp(z_b, z_b, own, scale, chunk_size))
+    # The form is chosen for the whole 2N x 2N problem, as paired_nce does: a block of N columns
+    # would otherwise take the full-matrix form whenever N <= chunk_size < 2N, and keep N x N.
+    if chunk_size is None or chunk_size >= 2 * z_a.shape[0]:
+        lse = _SoftmaxLogSumExp.apply
+    else:
+        def lse(anchors: Tensor, contrast: Tensor, self_index: Tensor, scale: float) -> Tensor:
+            return _ChunkedLogSumExp.apply(anchors, contrast, self_index, scale, chunk_size)
+    lse_a = torch.logaddexp(lse(z_a, z_a, own, scale), lse(z_a, z_b, none, scale))
+    lse_b = torch.logaddexp(lse(z_b, z_a, none, scale), lse(z_b, z_b, own, scale))
     pos = (z_a * z_b).sum(dim=1) * scale
     return (lse_a - pos).sum() + (lse_b - pos).sum()
 

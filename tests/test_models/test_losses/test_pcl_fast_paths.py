@@ -202,3 +202,17 @@ def test_segmentor_step_gradients_unchanged(monkeypatch):
     assert fast.keys() == reference.keys() and len(fast) > 10
     for name in fast:
         torch.testing.assert_close(fast[name], reference[name], rtol=1e-8, atol=1e-11, msg=name)
+
+
+def test_a_constant_view_keeps_the_chunked_form_of_the_whole_problem(monkeypatch):
+    # 42 rows per view, chunk 64: the 84-row problem is chunked, so must be its 42-column blocks
+    # (the full-matrix form would keep 42 x 42 blocks: at 2 x 64x64, 3x the chunked peak)
+    full = []
+    monkeypatch.setattr(utils_module._SoftmaxLogSumExp, 'apply',
+                        lambda *a: (full.append(1), utils_module._ChunkedLogSumExp.apply(*a, 10**9))[1])
+    weak, strong = _views(1, 5, 6, 7, 5)
+    pixel_pcl_loss(weak.detach(), strong, chunk_size=64).backward()
+    pixel_pcl_loss(weak, strong, chunk_size=64).backward()
+    assert not full
+    pixel_pcl_loss(weak.detach(), strong, chunk_size=84).backward()  # 84 >= 2N: one block each
+    assert len(full) == 4
