@@ -26,8 +26,8 @@ def test_runs_are_unique_and_dependencies_come_first():
         if run.after:
             assert run.after in names[:i], run.name  # the pool starts it before its dependant
     assert {r.config for r in runs if r.kind == 'pretrain'} == {c for k, c in bench.SSL.items() if k != 'MoCo v2'}
-    # 3 seeds x (5 seg + 4 det + 5 contrast + 1 demo) + 3 pretrainings, 3 chain runs and random -> DACS + PCL
-    assert len(runs) == 3 * 15 + 3 + 3 + 1
+    # 3 seeds x (5 seg + 4 det + 7 contrast + 1 demo) + 3 pretrainings, 3 chain runs and random -> DACS + PCL
+    assert len(runs) == 3 * 17 + 3 + 3 + 1
     assert len(bench.build_runs(_args(groups=['seg'], seeds=[0]))) == 5
     # pretrained again, MoCo v2 gets its own chain run beside the shipped backbone's
     again = [r.name for r in bench.build_runs(_args(pretrain_mocov2=True))]
@@ -42,11 +42,16 @@ def test_config_edits():
     bench.random_init(cfg)
     assert cfg.model.segmentor.backbone.init_cfg is None
     assert cfg.optim_wrapper.optimizer.lr == 2e-3 and 'paramwise_cfg' not in cfg.optim_wrapper
+    bench.weak_view_without_grad(cfg)
+    assert cfg.model.contrast.views == dict(type='mmcontrast.EHTDIViews', threshold=0.95, weak_grad=False)
     bench.pcl_target_views(cfg)
     assert cfg.model.contrast.views == dict(type='mmcontrast.TargetViews')
     bench.schedule(1000, 250)(cfg)
     assert cfg.train_cfg.max_iters == 1000 and cfg.train_cfg.val_interval == 250
     assert [s['end'] for s in cfg.param_scheduler] == [100, 1000]
+    det_pcl = Config.fromfile(osp.join(ROOT, bench.DET['pcl']))
+    bench.weak_view_without_grad(det_pcl)
+    assert det_pcl.model.contrast.views.weak_grad is False and det_pcl.model.contrast.views.num_proposals
     det = Config.fromfile(osp.join(ROOT, bench.DET['source']))
     bench.init_from('x.pth')(det)
     assert det.model.backbone.init_cfg == dict(type='mmcontrast.StrictPretrained', checkpoint='x.pth')

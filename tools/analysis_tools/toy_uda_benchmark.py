@@ -121,6 +121,11 @@ def pcl_target_views(cfg) -> None:
     cfg.model.contrast.views = dict(type='mmcontrast.TargetViews')
 
 
+def weak_view_without_grad(cfg) -> None:
+    """``weak_grad=False``: the contrast's weak view forwarded without gradient (seg and det views)."""
+    cfg.model.contrast.setdefault('views', {})['weak_grad'] = False
+
+
 def schedule(iters: int, val_every: int) -> Callable:
     """``iters`` iterations, the config's warm-up, poly decay to ``iters``, validation and a checkpoint."""
     def edit(cfg) -> None:
@@ -168,10 +173,13 @@ def build_runs(args) -> List[Run]:
         for s in seeds:
             runs += [Run(f'seg/pcl/mocov2/s{s}', SEG['pcl'], s, [seg]),
                      Run(f'seg/pcl-target/mocov2/s{s}', SEG['pcl'], s, [seg, pcl_target_views]),
+                     Run(f'seg/pcl-weak-nograd/mocov2/s{s}', SEG['pcl'], s, [seg, weak_view_without_grad]),
                      Run(f'seg/fcl/mocov2/s{s}', SEG['fcl'], s, [seg])]
         for s in seeds:
             source = f'det/source/mocov2/s{s}'
             runs += [Run(f'det/mt-pcl/mocov2/s{s}', DET['pcl'], s, [det_mt], after=source),
+                     Run(f'det/mt-pcl-weak-nograd/mocov2/s{s}', DET['pcl'], s, [det_mt, weak_view_without_grad],
+                         after=source),
                      Run(f'det/mt-fcl/mocov2/s{s}', DET['fcl'], s, [det_mt], after=source)]
     if 'demo' in args.groups:
         runs += [Run(f'seg/demo-pcl/mocov2/s{s}', SEG['pcl'], s, [schedule(DEMO_ITERS, DEMO_ITERS)]) for s in seeds]
@@ -309,13 +317,17 @@ def report(args, results: Dict[str, dict]) -> str:
             ('seg', f'Segmentation, target val mIoU, {args.seg_iters} iterations', [
                 ('source', 'random', 'source-only'), ('dacs', 'random', 'DACS'),
                 ('source', 'mocov2', 'source-only'), ('dacs', 'mocov2', 'DACS'),
-                ('pcl', 'mocov2', 'DACS + PCL (EHTDI views)'), ('pcl-target', 'mocov2', 'DACS + PCL (target views)'),
+                ('pcl', 'mocov2', 'DACS + PCL (EHTDI views)'),
+                ('pcl-weak-nograd', 'mocov2', 'DACS + PCL (EHTDI views, weak_grad=False)'),
+                ('pcl-target', 'mocov2', 'DACS + PCL (target views)'),
                 ('fcl', 'mocov2', 'DACS + FCL'), ('oracle', 'mocov2', 'target oracle')]),
             ('det', f'Detection, target val AP50, source/oracle {args.det_source_iters} + mean teacher '
              f'{args.det_adapt_iters} iterations', [
                  ('source', 'mocov2', 'source-only'), ('mt', 'mocov2', 'mean teacher'),
                  ('mt-mixed-bn', 'mocov2', 'mean teacher, eval-mode teacher (mixed BN statistics)'),
-                 ('mt-pcl', 'mocov2', 'mean teacher + PCL'), ('mt-fcl', 'mocov2', 'mean teacher + FCL'),
+                 ('mt-pcl', 'mocov2', 'mean teacher + PCL'),
+                 ('mt-pcl-weak-nograd', 'mocov2', 'mean teacher + PCL (weak_grad=False)'),
+                 ('mt-fcl', 'mocov2', 'mean teacher + FCL'),
                  ('oracle', 'mocov2', 'target oracle')])):
         table = {(n, i): group(f'{task}/{n}/{i}') for n, i, _ in rows}
         if not any(table.values()):
