@@ -8,7 +8,7 @@ import os
 from mmengine.config import Config, ConfigDict, DictAction
 from mmengine.logging import print_log
 
-from mmcontrast.utils.launch import build_runner, load_config
+from mmcontrast.utils.launch import build_runner, close_distributed, load_config
 
 
 def parse_args() -> argparse.Namespace:
@@ -141,6 +141,7 @@ def main() -> None:
     if args.tta:
         enable_tta(cfg)
     build_runner(cfg).test()
+    close_distributed()
 
 
 if __name__ == '__main__':

@@ -8,7 +8,7 @@ import sys
 from mmengine.config import Config, ConfigDict, DictAction
 from mmengine.logging import print_log
 
-from mmcontrast.utils.launch import build_runner, load_config
+from mmcontrast.utils.launch import build_runner, close_distributed, load_config
 
 
 def parse_args() -> argparse.Namespace:
@@ -113,6 +113,7 @@ def main() -> None:
     args = parse_args()
     cfg = load_config(args.config, args.launcher, args.work_dir, args.cfg_options)
     build_runner(apply_checkpoint_safety(apply_train_args(cfg, args))).train()
+    close_distributed()
 
 
 if __name__ == '__main__':

@@ -1,7 +1,8 @@
-"""What tools/train.py and tools/test.py share: reading the config and building the Runner."""
+"""What tools/train.py and tools/test.py share: reading the config, building the Runner, closing."""
 import os.path as osp
 from typing import Optional
 
+import torch.distributed as dist
 from mmengine.config import Config
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
@@ -40,3 +41,16 @@ def build_runner(cfg: Config) -> Runner:
     """Build the Runner of ``cfg`` (``runner_type`` honoured), CPU-distributed runs included."""
     setup_cpu_distributed(cfg, cfg.launcher)
     return Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
+
+
+def close_distributed() -> None:
+    """Wait for every rank, then destroy the default process group, once the run is over.
+
+    mmengine leaves the group to the interpreter's exit, and the ranks reach it at different
+    times (rank 0 still logs while the others have left). With gloo (CPU) that ending now and
+    then aborts a finished run: SIGABRT, "terminate called without an active exception",
+    and ``torchrun`` reports the job as failed.
+    """
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
