@@ -276,6 +276,16 @@ class _ChunkedLogSumExp(torch.autograd.Function):
         return grad_anchors, grad_contrast, None, None, None
 
 
+def _logsumexp_form(num_columns: int, chunk_size: Optional[int]) -> Callable[[Tensor, Tensor, Tensor, float], Tensor]:
+    """The masked-logsumexp kernel for ``num_columns`` candidates: one block when they fit in
+    ``chunk_size`` (or it is None), else the chunked kernel; called as ``(anchors, contrast,
+    self_index, scale)``."""
+    if chunk_size is None or chunk_size >= num_columns:
+        return _SoftmaxLogSumExp.apply
+    return lambda anchors, contrast, self_index, scale: _ChunkedLogSumExp.apply(
+        anchors, contrast, self_index, scale, chunk_size)
+
+
 def masked_logsumexp(anchors: Tensor,
                      contrast: Tensor,
                      self_index: Tensor,
@@ -300,9 +310,7 @@ def masked_logsumexp(anchors: Tensor,
     Returns:
         Tensor: ``[M]``.
     """
-    if chunk_size is None or chunk_size >= contrast.shape[0]:
-        return _SoftmaxLogSumExp.apply(anchors, contrast, self_index, scale)
-    return _ChunkedLogSumExp.apply(anchors, contrast, self_index, scale, chunk_size)
+    return _logsumexp_form(contrast.shape[0], chunk_size)(anchors, contrast, self_index, scale)
 
 
 def nce_per_anchor(anchors: Tensor,
@@ -352,11 +360,7 @@ def _paired_nce_by_view(z_a: Tensor, z_b: Tensor, scale: float, chunk_size: Opti
     none = torch.full_like(own, -1)
     # The form is chosen for the whole 2N x 2N problem, as paired_nce does: a block of N columns
     # would otherwise take the full-matrix form whenever N <= chunk_size < 2N, and keep N x N.
-    if chunk_size is None or chunk_size >= 2 * z_a.shape[0]:
-        lse = _SoftmaxLogSumExp.apply
-    else:
-        def lse(anchors: Tensor, contrast: Tensor, self_index: Tensor, scale: float) -> Tensor:
-            return _ChunkedLogSumExp.apply(anchors, contrast, self_index, scale, chunk_size)
+    lse = _logsumexp_form(2 * z_a.shape[0], chunk_size)
     lse_a = torch.logaddexp(lse(z_a, z_a, own, scale), lse(z_a, z_b, none, scale))
     lse_b = torch.logaddexp(lse(z_b, z_a, none, scale), lse(z_b, z_b, own, scale))
     pos = (z_a * z_b).sum(dim=1) * scale
