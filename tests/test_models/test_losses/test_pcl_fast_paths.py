@@ -11,10 +11,8 @@
   pixel kernel.
 """
 import os.path as osp
-import random
 import sys
 
-import numpy as np
 import pytest
 import torch
 
@@ -166,7 +164,7 @@ def test_segmentor_step_gradients_unchanged(monkeypatch):
     """One EHTDI-mode DACS step: the fast class/pixel PCL paths leave the gradients as they were."""
     sys.path.insert(0, osp.join(ROOT, 'tests', 'test_models', 'test_uda_seg'))
     try:
-        from uda_seg_helpers import dacs_cfg, fake_batch
+        from uda_seg_helpers import dacs_cfg, float64_step_grads
     finally:
         sys.path.pop(0)
     from mmcontrast.registry import MODELS
@@ -182,16 +180,9 @@ def test_segmentor_step_gradients_unchanged(monkeypatch):
         model = MODELS.build(dacs_cfg(contrast=contrast, pseudo_label=dict(threshold=0.0),
                                       backward=dict(type='mmcontrast.SummedBackward')))
         model.init_weights()
-        model = model.double().train()
-        data = model.data_preprocessor(fake_batch(seed=1), training=True)
-        data['inputs'] = {k: v.double() for k, v in data['inputs'].items()}
-        random.seed(1)
-        np.random.seed(1)
-        torch.manual_seed(1)  # ClassMix and the strong augmentation draw from all three
-        losses = model(**data, mode='loss')
+        losses, grads = float64_step_grads(model)
         assert losses['tgt.loss_class_pcl'].item() > 0 and losses['tgt.loss_pixel_pcl'].item() > 0
-        model.parse_losses(losses)[0].backward()
-        return {n: p.grad.clone() for n, p in model.student.named_parameters() if p.grad is not None}
+        return grads
 
     fast = grads_of_one_step()
     monkeypatch.setattr(pcl_module, 'class_pcl_loss', legacy_class_pcl_loss)

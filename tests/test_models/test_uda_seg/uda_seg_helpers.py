@@ -1,6 +1,9 @@
 """Tiny segmentor configs and fabricated multi-branch batches for the UDA seg tests."""
 import copy
+import random
+from typing import Dict, Tuple
 
+import numpy as np
 import torch
 from mmengine.structures import PixelData
 from mmseg.structures import SegDataSample
@@ -57,3 +60,21 @@ def fake_batch(batch_size: int = 2, size: int = 32, num_classes: int = NUM_CLASS
                 sample.gt_sem_seg = PixelData(data=label)
             samples[branch].append(sample)
     return dict(inputs=inputs, data_samples=samples)
+
+
+def float64_step_grads(model: torch.nn.Module, seed: int = 1) -> Tuple[dict, Dict[str, torch.Tensor]]:
+    """One loss + backward of a DACSSegmentor in float64 on ``fake_batch(seed)``, every RNG seeded.
+
+    Returns:
+        tuple: The losses and the student's gradients (name -> tensor), for comparing two
+        forms of a step on the same draws.
+    """
+    model = model.double().train()
+    data = model.data_preprocessor(fake_batch(seed=seed), training=True)
+    data['inputs'] = {k: v.double() for k, v in data['inputs'].items()}
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)  # ClassMix and the strong augmentation draw from all three
+    losses = model(**data, mode='loss')
+    model.parse_losses(losses)[0].backward()
+    return losses, {n: p.grad.clone() for n, p in model.student.named_parameters() if p.grad is not None}
